@@ -1,0 +1,37 @@
+# The two set-up commands: `make run` and `make test`. Both work on a fresh machine.
+CARGO ?= cargo
+CONFIG ?= config/swarm.yaml
+
+.PHONY: run test build lint fmt bench bench-gateway tools
+
+## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
+run:
+	$(CARGO) build --release -p swarm-actors --bin swarm
+	./target/release/swarm up --config $(CONFIG)
+
+## Everything the tests need, then all tests.
+test:
+	$(CARGO) test --workspace --all-targets
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## wrk (Debian package) for the gateway load benchmark.
+tools:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+## Criterion benchmarks (in-process queue, envelope and tracing overhead).
+bench:
+	$(CARGO) bench -p swarm-benches
+
+## The gateway under load from wrk, beside a bare axum handler, in one run.
+bench-gateway: tools
+	$(CARGO) build --release -p swarm-benches --bin gateway-load
+	./target/release/gateway-load

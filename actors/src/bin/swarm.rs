@@ -1,0 +1,126 @@
+//! The `swarm` launcher: `up` starts a swarm from YAML, `validate` checks a file,
+//! `graph` draws its topology.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use swarm_runtime::topology::{render_dot, render_text, wait_for_signal};
+use swarm_runtime::{Swarm, SwarmConfig, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "swarm",
+    version,
+    about = "Run agent swarms as supervised actors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the swarm described by a config file; stops gracefully on SIGINT/SIGTERM.
+    Up {
+        /// The swarm's YAML file.
+        #[arg(long, short, default_value = "config/swarm.yaml")]
+        config: PathBuf,
+    },
+    /// Check a config file: exit 0, or print every error and exit 1.
+    Validate {
+        /// The swarm's YAML file.
+        file: PathBuf,
+    },
+    /// Print the topology (services, pools, queues, supervision tree).
+    Graph {
+        /// The swarm's YAML file.
+        file: PathBuf,
+        /// `dot` for Graphviz, `text` for a tree.
+        #[arg(long, value_enum, default_value_t = Format::Dot)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Dot,
+    Text,
+}
+
+fn load(file: &std::path::Path) -> Result<SwarmConfig, ExitCode> {
+    SwarmConfig::from_file(file, &swarm_actors::registry()).map_err(|errors| {
+        eprintln!("{errors}");
+        eprintln!("{} error(s) in {}", errors.0.len(), file.display());
+        ExitCode::from(1)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { file } => match load(&file) {
+            Ok(config) => {
+                println!(
+                    "{}: ok ({} services)",
+                    file.display(),
+                    config.services.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Graph { file, format } => match load(&file) {
+            Ok(config) => {
+                let out = match format {
+                    Format::Dot => render_dot(&config),
+                    Format::Text => render_text(&config),
+                };
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Up { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("swarm: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn run(config: SwarmConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let guard = telemetry::init(&config.telemetry)?;
+        let name = config.name.clone();
+        let swarm = Swarm::start(config)
+            .await
+            .context("the swarm failed to start")?;
+        let lines = swarm.ready_lines();
+        println!("swarm {name} ready: {}", lines.join("; "));
+        std::io::stdout().flush()?;
+        wait_for_signal().await.context("cannot wait for signals")?;
+        tracing::info!("signal received; shutting down");
+        let report = swarm.shutdown().await;
+        for (service, n) in report.unavailable.iter().filter(|(_, n)| *n > 0) {
+            tracing::warn!(%service, unanswered = n, "grace period ran out; answered Unavailable");
+        }
+        println!("swarm {name} stopped");
+        guard.shutdown();
+        Ok(())
+    })
+}

@@ -1,0 +1,72 @@
+//! The `echo` service: answers with the message it was given, optionally after a delay
+//! (like httpbin's `/delay`), for smoke tests, examples and load tests of the runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
+
+/// The longest delay a request may ask for.
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// An echo request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoRequest {
+    /// The text to send back.
+    pub message: String,
+    /// Milliseconds to wait before answering (at most 60,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+}
+
+impl EchoRequest {
+    /// A request without delay.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            delay_ms: None,
+        }
+    }
+}
+
+/// An echo answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct EchoResponse {
+    /// The text that was sent.
+    pub message: String,
+}
+
+/// The echo service.
+#[derive(Debug, Default)]
+pub struct Echo;
+
+impl Service for Echo {
+    type Request = EchoRequest;
+    type Response = EchoResponse;
+
+    async fn handle(
+        &mut self,
+        request: EchoRequest,
+        _ctx: &RequestContext,
+    ) -> Result<EchoResponse, ServiceError> {
+        if let Some(ms) = request.delay_ms {
+            let delay = Duration::from_millis(ms);
+            if delay > MAX_DELAY {
+                return Err(ServiceError::InvalidRequest(format!(
+                    "delay_ms must be at most {}",
+                    MAX_DELAY.as_millis()
+                )));
+            }
+            tokio::time::sleep(delay).await;
+        }
+        Ok(EchoResponse {
+            message: request.message,
+        })
+    }
+}
+
+/// Registers service type `echo` (no params).
+pub fn register(registry: &mut Registry) {
+    registry.service::<Echo, _>("echo", |_params| Some(Arc::new(|| Ok(Echo))));
+}

@@ -1,0 +1,93 @@
+//! The router and its middleware, in order: trace span (continuing an incoming
+//! `traceparent`) → auth (on everything but `/health`) → body limit → handler.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use swarm_runtime::{Client, Swarm, telemetry};
+use tracing::Instrument;
+
+use super::auth::ApiKeys;
+use super::config::GatewayConfig;
+use super::error::ApiError;
+use super::routes;
+use crate::echo::Echo;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct GatewayState {
+    pub(crate) swarm: Swarm,
+    pub(crate) config: Arc<GatewayConfig>,
+    pub(crate) keys: Arc<ApiKeys>,
+    pub(crate) echo: Option<Client<Echo>>,
+}
+
+impl GatewayState {
+    /// State for a gateway in front of `swarm`.
+    pub fn new(swarm: Swarm, config: GatewayConfig, keys: ApiKeys) -> Self {
+        let echo = swarm
+            .service_of_type("echo")
+            .and_then(|name| swarm.client::<Echo>(name).ok());
+        Self {
+            swarm,
+            config: Arc::new(config),
+            keys: Arc::new(keys),
+            echo,
+        }
+    }
+}
+
+/// The gateway's router; tests call it without a socket.
+pub fn app(state: GatewayState) -> Router {
+    let body_limit = usize::try_from(state.config.body_limit).unwrap_or(usize::MAX);
+    let protected = Router::new()
+        .route("/metrics", get(routes::metrics))
+        .route("/v1/echo", post(routes::echo))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .route("/health", get(routes::health))
+        .merge(protected)
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request.uri().path().to_string();
+    let span = tracing::info_span!("gateway", otel.name = %format!("{} {route}", request.method()),
+        otel.kind = "server", http.request.method = %request.method(), url.path = %route,
+        http.response.status_code = tracing::field::Empty);
+    if let Some(tp) = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        telemetry::set_remote_parent(&span, tp);
+    }
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
+}
+
+async fn require_key(State(state): State<GatewayState>, request: Request, next: Next) -> Response {
+    if !state.keys.enabled() {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(key) if state.keys.accepts(key.as_bytes()) => next.run(request).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}

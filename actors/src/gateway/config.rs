@@ -1,0 +1,73 @@
+//! The `gateway:` section.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use swarm_runtime::config::{ByteSize, Section};
+
+/// Where API keys come from. Keys are never written inline in YAML.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// An environment variable holding comma-separated keys.
+    pub keys_env: Option<String>,
+    /// A file with one key per line (`#` starts a comment).
+    pub keys_file: Option<PathBuf>,
+}
+
+/// The gateway's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: u64,
+    /// Deadline for a request through the gateway, unless the client sends a shorter
+    /// `x-swarm-timeout-ms`.
+    pub request_timeout: Duration,
+    /// Per-service bound on `/health` checks.
+    pub health_timeout: Duration,
+    /// API keys.
+    pub auth: AuthConfig,
+}
+
+impl GatewayConfig {
+    /// Defaults: 127.0.0.1:8080, 1 MiB bodies, 30 s requests, 1 s health checks, no keys.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            body_limit: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+            health_timeout: Duration::from_secs(1),
+            auth: AuthConfig::default(),
+        }
+    }
+
+    /// Reads the section, recording errors in its diagnostics.
+    pub(crate) fn read(s: &Section<'_>) -> Option<Self> {
+        let listen: Option<SocketAddr> = s.required("listen");
+        let body_limit = s.or("body_limit", ByteSize(1 << 20)).0;
+        let request_timeout = s.or("request_timeout", Duration::from_secs(30));
+        let health_timeout = s.or("health_timeout", Duration::from_secs(1));
+        let auth = s.section("auth");
+        let keys_env: Option<String> = auth.value("keys_env");
+        let keys_file: Option<PathBuf> = auth.value("keys_file");
+        if auth.node("keys").is_some() {
+            auth.error(
+                "keys",
+                "API keys are never written in the config; use keys_env or keys_file",
+            );
+        }
+        drop(auth);
+        Some(Self {
+            listen: listen?,
+            body_limit,
+            request_timeout,
+            health_timeout,
+            auth: AuthConfig {
+                keys_env,
+                keys_file,
+            },
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! Route handlers: `/health`, `/metrics`, `/v1/echo`. Each parses its input into a typed
+//! request, calls the service through its client, and maps errors via [`ApiError`].
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use swarm_runtime::{CallOptions, SwarmError, telemetry};
+
+use super::app::GatewayState;
+use super::error::ApiError;
+use crate::echo::{EchoRequest, EchoResponse};
+
+/// JSON body extractor whose rejections are [`ApiError`]s.
+pub(crate) struct ValidJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let message = rejection.body_text();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(0),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest {
+            status,
+            code: "unsupported_media_type",
+            message: "expected Content-Type: application/json".into(),
+        },
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::BadRequest {
+            status,
+            code: "invalid_request",
+            message,
+        },
+        _ => ApiError::BadRequest {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_json",
+            message,
+        },
+    }
+}
+
+/// Call options for a request: the gateway's deadline, shortened by `x-swarm-timeout-ms`.
+fn call_options(state: &GatewayState, headers: &HeaderMap) -> Result<CallOptions, ApiError> {
+    let mut timeout = state.config.request_timeout;
+    if let Some(v) = headers.get("x-swarm-timeout-ms") {
+        let ms: u64 = v
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ApiError::BadRequest {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_header",
+                message: "x-swarm-timeout-ms must be a whole number of milliseconds".into(),
+            })?;
+        timeout = timeout.min(Duration::from_millis(ms.max(1)));
+    }
+    Ok(CallOptions {
+        timeout: Some(timeout),
+        traceparent: telemetry::traceparent_of(&tracing::Span::current()),
+        ..CallOptions::default()
+    })
+}
+
+/// `POST /v1/echo`.
+pub(crate) async fn echo(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    ValidJson(request): ValidJson<EchoRequest>,
+) -> Result<Json<EchoResponse>, ApiError> {
+    let client = state
+        .echo
+        .as_ref()
+        .ok_or_else(|| SwarmError::Unavailable("no echo service in this swarm".into()))?;
+    let options = call_options(&state, &headers)?;
+    Ok(Json(client.call_with(request, options).await?))
+}
+
+/// `GET /health`: 200 when every service is healthy, else 503 with per-service detail.
+pub(crate) async fn health(State(state): State<GatewayState>) -> Response {
+    let checks = state.swarm.health(state.config.health_timeout).await;
+    let healthy = checks.iter().all(|(_, h)| h.healthy);
+    let services: serde_json::Map<String, serde_json::Value> = checks
+        .into_iter()
+        .map(|(name, h)| {
+            (
+                name,
+                serde_json::json!({ "healthy": h.healthy, "detail": h.detail }),
+            )
+        })
+        .collect();
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "status": if healthy { "ok" } else { "unhealthy" }, "services": services });
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`: Prometheus text.
+pub(crate) async fn metrics(State(state): State<GatewayState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.swarm.render_metrics(),
+    )
+        .into_response()
+}

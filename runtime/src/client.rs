@@ -1,0 +1,117 @@
+//! ① enter: a typed client for one service. `call` wraps the request in an envelope,
+//! admits it through the queue's overflow policy and waits for the answer until the
+//! deadline. Every call ends in a reply or a [`SwarmError`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::envelope::{Envelope, Priority, Reply};
+use crate::error::SwarmError;
+use crate::pool::{Lifecycle, PoolShared};
+use crate::service::Service;
+
+/// Per-call options.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// How long the caller waits; the service's default deadline when `None`.
+    pub timeout: Option<Duration>,
+    /// The request's priority.
+    pub priority: Priority,
+    /// The caller's W3C `traceparent`, carried with the request.
+    pub traceparent: Option<String>,
+}
+
+/// A cloneable, typed handle to one service's queue.
+pub struct Client<S: Service> {
+    shared: Arc<PoolShared<S>>,
+}
+
+impl<S: Service> Clone for Client<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: Service> Client<S> {
+    pub(crate) fn new(shared: Arc<PoolShared<S>>) -> Self {
+        Self { shared }
+    }
+
+    /// The service's name.
+    pub fn service(&self) -> &str {
+        &self.shared.spec.name
+    }
+
+    /// Sends `request` with default options and waits for the answer.
+    pub async fn call(&self, request: S::Request) -> Reply<S::Response> {
+        self.call_with(request, CallOptions::default()).await
+    }
+
+    /// Sends `request` with `options` and waits for the answer.
+    pub async fn call_with(&self, request: S::Request, options: CallOptions) -> Reply<S::Response> {
+        let timeout = options.timeout.unwrap_or(self.shared.spec.default_deadline);
+        let deadline = Instant::now() + timeout;
+        let span = tracing::info_span!("swarm.call", service = %self.shared.spec.name,
+            priority = ?options.priority, otel.status_code = tracing::field::Empty);
+        let result = self
+            .call_inner(request, deadline, options)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            span.record("otel.status_code", "ERROR");
+            tracing::debug!(parent: &span, code = e.code(), "call failed");
+        }
+        result
+    }
+
+    async fn call_inner(
+        &self,
+        request: S::Request,
+        deadline: Instant,
+        options: CallOptions,
+    ) -> Reply<S::Response> {
+        let shared = &self.shared;
+        if shared.lifecycle() != Lifecycle::Ready {
+            shared.metrics.rejected.fetch_add(1, SeqCst);
+            return Err(SwarmError::Unavailable(format!(
+                "service `{}` is {:?}",
+                shared.spec.name,
+                shared.lifecycle()
+            )));
+        }
+        let started = Instant::now();
+        let (mut envelope, answer) = Envelope::new(
+            request,
+            deadline,
+            options.priority,
+            tracing::Span::current(),
+            options.traceparent,
+        );
+        envelope.queue_span = tracing::info_span!("queue.wait", service = %shared.spec.name, request_id = %envelope.id);
+        shared.queue.push(envelope, deadline).await?;
+        let reply = match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) if shared.is_winding_down() => Err(SwarmError::Unavailable(format!(
+                "service `{}` shut down",
+                shared.spec.name
+            ))),
+            Ok(Err(_)) => Err(SwarmError::WorkerCrashed),
+            Err(_) => Err(SwarmError::DeadlineExceeded),
+        };
+        let m = &shared.metrics;
+        m.latency.observe(started.elapsed());
+        match &reply {
+            Ok(_) => m.succeeded.fetch_add(1, SeqCst),
+            Err(SwarmError::DeadlineExceeded) => m.deadline_exceeded.fetch_add(1, SeqCst),
+            Err(SwarmError::Dropped { .. }) => 0, // counted by the queue when it evicted
+            Err(_) => m.failed.fetch_add(1, SeqCst),
+        };
+        reply
+    }
+}

@@ -1,0 +1,264 @@
+//! The validated config: what `swarm validate` checks and `Swarm::start` runs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::reader::{Diagnostics, FromNode, Section};
+use super::yaml::Node;
+use super::{ConfigErrors, load_tree, read_file};
+use crate::pool::PoolSpec;
+use crate::queue::OverflowPolicy;
+use crate::supervision::{Backoff, RestartIntensity, RestartStrategy, SupervisionConfig};
+use crate::topology::{Component, Registry, ServiceStarter};
+
+/// Where traces and logs go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryConfig {
+    /// `tracing` filter directives for logs (`info`, `swarm_runtime=debug`, …).
+    pub log: String,
+    /// OTLP gRPC endpoint (Jaeger: `http://127.0.0.1:4317`); no export when `None`.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute of exported spans.
+    pub service_name: String,
+}
+
+/// A service as planned: its pool shape, its type, and how to start it.
+pub struct ServicePlan {
+    /// Pool shape.
+    pub spec: PoolSpec,
+    /// The registered type name (`echo`, …).
+    pub type_name: String,
+    pub(crate) starter: ServiceStarter,
+}
+
+/// An extra top-level section read by a registered component parser (the gateway).
+pub struct ComponentPlan {
+    /// The top-level YAML key.
+    pub section: String,
+    pub(crate) component: Arc<dyn Component>,
+}
+
+impl ComponentPlan {
+    /// One line describing the component, for `swarm graph`.
+    pub fn summary(&self) -> String {
+        self.component.summary()
+    }
+}
+
+/// A validated swarm description.
+pub struct SwarmConfig {
+    /// The file (or origin name) it came from.
+    pub origin: String,
+    /// The swarm's name.
+    pub name: String,
+    /// Logs and trace export.
+    pub telemetry: TelemetryConfig,
+    /// How long a graceful shutdown lets queued work finish.
+    pub shutdown_grace: Duration,
+    /// Services in file order.
+    pub services: Vec<ServicePlan>,
+    /// Components (gateway, …) in registration order.
+    pub components: Vec<ComponentPlan>,
+}
+
+impl fmt::Debug for SwarmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwarmConfig")
+            .field("origin", &self.origin)
+            .field("name", &self.name)
+            .field(
+                "services",
+                &self.services.iter().map(|s| &s.spec).collect::<Vec<_>>(),
+            )
+            .field(
+                "components",
+                &self
+                    .components
+                    .iter()
+                    .map(|c| &c.section)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl SwarmConfig {
+    /// Loads and validates a config file, with the process environment.
+    pub fn from_file(path: &std::path::Path, registry: &Registry) -> Result<Self, ConfigErrors> {
+        let (origin, text) = read_file(path)?;
+        Self::from_yaml(&text, &origin, registry)
+    }
+
+    /// Validates YAML text named `origin`, with the process environment.
+    pub fn from_yaml(text: &str, origin: &str, registry: &Registry) -> Result<Self, ConfigErrors> {
+        Self::from_yaml_with_env(text, origin, registry, &|k| std::env::var(k).ok())
+    }
+
+    /// Validates YAML text, reading environment variables through `env`.
+    pub fn from_yaml_with_env(
+        text: &str,
+        origin: &str,
+        registry: &Registry,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
+        let root = load_tree(text, origin, env)?;
+        let diag = Diagnostics::new(origin);
+        let config = read_swarm(&root, origin, &diag, registry);
+        diag.finish(config)
+    }
+}
+
+fn read_swarm(
+    root: &Node,
+    origin: &str,
+    diag: &Diagnostics,
+    registry: &Registry,
+) -> Option<SwarmConfig> {
+    let top = Section::new(diag, "", root);
+    let name = top.section("swarm").or("name", "swarm".to_string());
+    let telemetry = read_telemetry(&top.section("telemetry"), &name);
+    let shutdown_grace = top.section("shutdown").or("grace", Duration::from_secs(10));
+    let services_section = top.section("services");
+    let mut services = Vec::new();
+    for (key, node) in services_section.entries() {
+        let section = Section::new(diag, &services_section.child_path(&key.name), node);
+        if let Some(plan) = read_service(&key.name, &section, registry) {
+            services.push(plan);
+        }
+    }
+    let mut components = Vec::new();
+    for (section_name, parser) in registry.component_parsers() {
+        let Some(node) = top.node(section_name) else {
+            continue;
+        };
+        let section = Section::new(diag, section_name, node);
+        if let Some(component) = parser(&section) {
+            components.push(ComponentPlan {
+                section: section_name.to_string(),
+                component,
+            });
+        }
+    }
+    drop(services_section);
+    drop(top);
+    diag.is_clean().then(|| SwarmConfig {
+        origin: origin.to_string(),
+        name,
+        telemetry,
+        shutdown_grace,
+        services,
+        components,
+    })
+}
+
+fn read_telemetry(s: &Section<'_>, swarm_name: &str) -> TelemetryConfig {
+    let otlp = s.section("otlp");
+    TelemetryConfig {
+        log: s.or("log", "info".to_string()),
+        otlp_endpoint: otlp.value::<String>("endpoint").filter(|e| !e.is_empty()),
+        service_name: otlp.or("service_name", swarm_name.to_string()),
+    }
+}
+
+fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<ServicePlan> {
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        s.diagnostics().error(
+            Default::default(),
+            s.path(),
+            "service names use letters, digits, `_` and `-`",
+        );
+    }
+    let type_name: Option<String> = s.required("type");
+    let workers = s.or("workers", 1usize);
+    if !(1..=1024).contains(&workers) {
+        s.error("workers", "must be between 1 and 1024");
+    }
+    let queue = s.section("queue");
+    let capacity = queue.or("capacity", 1024usize);
+    if capacity == 0 {
+        queue.error("capacity", "must be at least 1");
+    }
+    let overflow = queue.or("overflow", OverflowPolicy::Block);
+    drop(queue);
+    let default_deadline = s.or("deadline", Duration::from_secs(30));
+    if default_deadline.is_zero() {
+        s.error("deadline", "must be greater than zero");
+    }
+    let idempotent = s.or("idempotent", false);
+    let supervision = read_supervision(&s.section("supervision"));
+    let params = s.section("params");
+    let starter = type_name
+        .as_deref()
+        .and_then(|t| match registry.service_parser(t) {
+            Some(parse) => parse(&params),
+            None => {
+                s.error(
+                    "type",
+                    format!(
+                        "unknown service type `{t}` (known: {})",
+                        registry.service_types().join(", ")
+                    ),
+                );
+                None
+            }
+        });
+    Some(ServicePlan {
+        spec: PoolSpec {
+            name: name.to_string(),
+            workers,
+            capacity,
+            overflow,
+            default_deadline,
+            idempotent,
+            supervision,
+        },
+        type_name: type_name?,
+        starter: starter?,
+    })
+}
+
+fn read_supervision(s: &Section<'_>) -> SupervisionConfig {
+    let defaults = SupervisionConfig::default();
+    let backoff = s.section("backoff");
+    let initial = backoff.or("initial", defaults.backoff.initial);
+    let max = backoff.or("max", defaults.backoff.max);
+    if max < initial {
+        backoff.error("max", "must not be smaller than `initial`");
+    }
+    drop(backoff);
+    let max_seconds = s.or("max_seconds", defaults.intensity.within.as_secs_f64());
+    if max_seconds <= 0.0 {
+        s.error("max_seconds", "must be greater than zero");
+    }
+    SupervisionConfig {
+        strategy: s.or("strategy", defaults.strategy),
+        intensity: RestartIntensity {
+            max_restarts: s.or("max_restarts", defaults.intensity.max_restarts),
+            within: Duration::from_secs_f64(max_seconds.max(0.001)),
+        },
+        backoff: Backoff { initial, max },
+    }
+}
+
+impl FromNode for OverflowPolicy {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        let name = String::from_node(node)?;
+        Self::from_name(&name).ok_or_else(|| {
+            format!("unknown overflow policy `{name}` (expected block, reject, drop_oldest or drop_newest)")
+        })
+    }
+}
+
+impl FromNode for RestartStrategy {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        let name = String::from_node(node)?;
+        Self::from_name(&name).ok_or_else(|| {
+            format!("unknown strategy `{name}` (expected one_for_one, one_for_all or rest_for_one)")
+        })
+    }
+}

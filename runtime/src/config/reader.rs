@@ -1,0 +1,335 @@
+//! Reading typed values out of a [`Node`] tree while collecting every error with its
+//! file, line and key path. A [`Section`] reports keys nobody asked for when dropped, so
+//! unknown keys are errors without a separate list of allowed keys.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::yaml::{Key, Node, Pos, Value};
+use super::{ByteSize, ConfigError, ConfigErrors};
+
+/// Collects config errors for one file.
+#[derive(Debug)]
+pub struct Diagnostics {
+    file: String,
+    errors: RefCell<Vec<ConfigError>>,
+}
+
+impl Diagnostics {
+    /// An empty collection for `file`.
+    pub fn new(file: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            errors: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Records one error.
+    pub fn error(&self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.errors.borrow_mut().push(ConfigError {
+            file: self.file.clone(),
+            line: pos.line,
+            col: pos.col,
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// True when nothing went wrong so far.
+    pub fn is_clean(&self) -> bool {
+        self.errors.borrow().is_empty()
+    }
+
+    /// `value` when no error was recorded, else all errors in file order.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ConfigErrors> {
+        let mut errors = self.errors.into_inner();
+        match value {
+            Some(v) if errors.is_empty() => Ok(v),
+            _ => {
+                errors.sort_by_key(|e| (e.line, e.col));
+                Err(ConfigErrors(errors))
+            }
+        }
+    }
+}
+
+/// Converts a node into a typed value, or says what was wrong with it.
+pub trait FromNode: Sized {
+    /// Reads `node`.
+    fn from_node(node: &Node) -> Result<Self, String>;
+}
+
+/// A mapping being read; unknown keys are reported when it is dropped.
+pub struct Section<'a> {
+    diag: &'a Diagnostics,
+    path: String,
+    pos: Pos,
+    entries: &'a [(Key, Node)],
+    known: RefCell<Vec<String>>,
+}
+
+const EMPTY: &[(Key, Node)] = &[];
+
+impl<'a> Section<'a> {
+    /// Reads `node` (at `path`) as a mapping; null is an empty mapping.
+    pub fn new(diag: &'a Diagnostics, path: &str, node: &'a Node) -> Self {
+        let entries = match &node.value {
+            Value::Map(entries) => entries.as_slice(),
+            _ if node.is_null() => EMPTY,
+            _ => {
+                diag.error(
+                    node.pos,
+                    path,
+                    format!("expected a mapping, found {}", node.kind()),
+                );
+                EMPTY
+            }
+        };
+        Self {
+            diag,
+            path: path.to_string(),
+            pos: node.pos,
+            entries,
+            known: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The key path of this section (`services.echo.queue`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The path of a key inside this section.
+    pub fn child_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The raw node under `key`, marking the key as known. Null counts as absent.
+    pub fn node(&self, key: &str) -> Option<&'a Node> {
+        self.known.borrow_mut().push(key.to_string());
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, n)| n)
+            .filter(|n| !n.is_null())
+    }
+
+    /// The value under `key`, if present and well-formed (errors are recorded).
+    pub fn value<T: FromNode>(&self, key: &str) -> Option<T> {
+        let node = self.node(key)?;
+        T::from_node(node)
+            .map_err(|m| self.diag.error(node.pos, &self.child_path(key), m))
+            .ok()
+    }
+
+    /// The value under `key`, or `default` when absent (or invalid, which is recorded).
+    pub fn or<T: FromNode>(&self, key: &str, default: T) -> T {
+        self.value(key).unwrap_or(default)
+    }
+
+    /// The value under `key`, recording an error when it is missing.
+    pub fn required<T: FromNode>(&self, key: &str) -> Option<T> {
+        if self.node(key).is_none() {
+            self.diag
+                .error(self.pos, &self.child_path(key), "required key is missing");
+            return None;
+        }
+        self.value(key)
+    }
+
+    /// The mapping under `key` (empty when absent).
+    pub fn section(&self, key: &str) -> Section<'a> {
+        static NULL: Node = Node {
+            pos: Pos { line: 0, col: 0 },
+            value: Value::Seq(Vec::new()),
+        };
+        match self.node(key) {
+            Some(node) => Section::new(self.diag, &self.child_path(key), node),
+            None => Section {
+                diag: self.diag,
+                path: self.child_path(key),
+                pos: NULL.pos,
+                entries: EMPTY,
+                known: RefCell::new(Vec::new()),
+            },
+        }
+    }
+
+    /// All entries, in file order, each marked as known. For maps keyed by user names.
+    pub fn entries(&self) -> impl Iterator<Item = (&'a Key, &'a Node)> + use<'a> {
+        self.known
+            .borrow_mut()
+            .extend(self.entries.iter().map(|(k, _)| k.name.clone()));
+        self.entries.iter().map(|(k, n)| (k, n))
+    }
+
+    /// Records an error about `key` in this section.
+    pub fn error(&self, key: &str, message: impl Into<String>) {
+        let pos = self
+            .entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map_or(self.pos, |(_, n)| n.pos);
+        self.diag.error(pos, &self.child_path(key), message);
+    }
+
+    /// The diagnostics this section records into.
+    pub fn diagnostics(&self) -> &'a Diagnostics {
+        self.diag
+    }
+}
+
+impl Drop for Section<'_> {
+    fn drop(&mut self) {
+        let known = self.known.borrow();
+        for (key, _) in self.entries {
+            if !known.contains(&key.name) {
+                let mut expected: Vec<&str> = known.iter().map(String::as_str).collect();
+                expected.sort_unstable();
+                expected.dedup();
+                let hint = if expected.is_empty() {
+                    String::from("this section takes no keys")
+                } else {
+                    format!("expected one of: {}", expected.join(", "))
+                };
+                self.diag.error(
+                    key.pos,
+                    &self.child_path(&key.name),
+                    format!("unknown key `{}` ({hint})", key.name),
+                );
+            }
+        }
+    }
+}
+
+fn scalar(node: &Node) -> Result<&str, String> {
+    match &node.value {
+        Value::Scalar { text, .. } => Ok(text),
+        _ => Err(format!("expected a scalar, found {}", node.kind())),
+    }
+}
+
+impl FromNode for String {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        scalar(node).map(str::to_string)
+    }
+}
+
+impl FromNode for bool {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        match scalar(node)? {
+            "true" | "True" | "TRUE" => Ok(true),
+            "false" | "False" | "FALSE" => Ok(false),
+            other => Err(format!("expected true or false, found `{other}`")),
+        }
+    }
+}
+
+macro_rules! from_node_int {
+    ($($t:ty),*) => {$(
+        impl FromNode for $t {
+            fn from_node(node: &Node) -> Result<Self, String> {
+                let text = scalar(node)?;
+                text.replace('_', "").parse::<$t>().map_err(|_| {
+                    format!("expected a whole number between {} and {}, found `{text}`", <$t>::MIN, <$t>::MAX)
+                })
+            }
+        }
+    )*};
+}
+from_node_int!(u16, u32, u64, usize);
+
+impl FromNode for f64 {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        let text = scalar(node)?;
+        text.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("expected a finite number, found `{text}`"))
+    }
+}
+
+impl FromNode for PathBuf {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        scalar(node).map(PathBuf::from)
+    }
+}
+
+impl FromNode for SocketAddr {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        let text = scalar(node)?;
+        text.parse()
+            .map_err(|_| format!("expected an address like 127.0.0.1:8080, found `{text}`"))
+    }
+}
+
+impl FromNode for Duration {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        let text = scalar(node)?;
+        parse_duration(text).ok_or_else(|| {
+            format!("expected a duration with a unit (us, ms, s, m, h), such as 250ms or 10s; found `{text}`")
+        })
+    }
+}
+
+impl FromNode for ByteSize {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        let text = scalar(node)?;
+        parse_bytes(text).map(ByteSize).ok_or_else(|| {
+            format!("expected a size such as 1048576, 512KiB or 1MiB; found `{text}`")
+        })
+    }
+}
+
+impl<T: FromNode> FromNode for Vec<T> {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        match &node.value {
+            Value::Seq(items) => items.iter().map(T::from_node).collect(),
+            _ => Err(format!("expected a list, found {}", node.kind())),
+        }
+    }
+}
+
+/// Parses `250ms`, `1.5s`, `2m`, `1h`, `500us`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let secs = match unit.trim() {
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Parses `1048576`, `512KiB`, `1MiB`, `1GiB`, `64KB`, `1MB`.
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}

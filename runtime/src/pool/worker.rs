@@ -1,0 +1,176 @@
+//! A worker actor: pulls one envelope at a time from the pool's queue and runs the service.
+//! A panic in the service unwinds through [`InFlight`], which answers (or retries once)
+//! the request it held, then ractor reports the failure to the pool's supervisor.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tracing::Instrument;
+
+use super::{Env, PoolShared};
+use crate::envelope::{Envelope, Meta, ReplyPort};
+use crate::error::SwarmError;
+use crate::service::{RequestContext, Service};
+
+/// The worker's only message: take the next request.
+pub(crate) struct Pull;
+
+pub(crate) struct Worker<S>(PhantomData<fn() -> S>);
+
+impl<S> Worker<S> {
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+pub(crate) struct WorkerState<S: Service> {
+    service: S,
+    slot: usize,
+    shared: Arc<PoolShared<S>>,
+    rx: flume::Receiver<Env<S>>,
+}
+
+impl<S: Service> Actor for Worker<S> {
+    type Msg = Pull;
+    type State = WorkerState<S>;
+    type Arguments = (usize, Arc<PoolShared<S>>);
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Pull>,
+        (slot, shared): Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let service = (shared.factory)()?;
+        let rx = shared.queue.receiver();
+        Ok(WorkerState {
+            service,
+            slot,
+            shared,
+            rx,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Pull>,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(myself.send_message(Pull)?)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Pull>,
+        _msg: Pull,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match state.rx.recv_async().await {
+            Ok(env) => state.run(env).await,
+            Err(_) => return Ok(()),
+        }
+        Ok(myself.send_message(Pull)?)
+    }
+}
+
+impl<S: Service> WorkerState<S> {
+    async fn run(&mut self, mut env: Env<S>) {
+        let shared = self.shared.clone();
+        let metrics = &shared.metrics;
+        // Closing the queue-wait span marks the moment a worker took the request.
+        env.queue_span = tracing::Span::none();
+        metrics.queue_wait.observe(env.enqueued.elapsed());
+        if tokio::time::Instant::now() >= env.deadline {
+            env.answer(Err(SwarmError::DeadlineExceeded));
+            return;
+        }
+        let (message, port, meta) = env.open();
+        let span = tracing::info_span!(parent: &meta.span, "worker",
+            service = %shared.spec.name, worker = self.slot, request_id = %meta.id, attempt = meta.attempt);
+        let ctx = RequestContext {
+            id: meta.id,
+            priority: meta.priority,
+            deadline: meta.deadline,
+            worker: self.slot,
+        };
+        let retry_copy = (shared.spec.idempotent && meta.attempt == 0).then(|| message.clone());
+        let deadline = meta.deadline;
+        let guard = InFlight::new(shared.clone(), port, meta, retry_copy);
+        let outcome = tokio::time::timeout_at(deadline, self.service.handle(message, &ctx))
+            .instrument(span)
+            .await;
+        let reply = match outcome {
+            Ok(result) => result.map_err(SwarmError::from),
+            Err(_) => Err(SwarmError::DeadlineExceeded),
+        };
+        guard.finish(reply);
+    }
+}
+
+/// Holds the reply port while a worker runs a request. Dropped without `finish` (a panic,
+/// or the worker killed), it answers `WorkerCrashed` / `Unavailable`, or requeues an
+/// idempotent request once.
+struct InFlight<S: Service> {
+    shared: Arc<PoolShared<S>>,
+    parts: Option<(ReplyPort<S::Response>, Meta)>,
+    retry_copy: Option<S::Request>,
+}
+
+impl<S: Service> InFlight<S> {
+    fn new(
+        shared: Arc<PoolShared<S>>,
+        port: ReplyPort<S::Response>,
+        meta: Meta,
+        retry_copy: Option<S::Request>,
+    ) -> Self {
+        shared.metrics.in_flight.fetch_add(1, SeqCst);
+        Self {
+            shared,
+            parts: Some((port, meta)),
+            retry_copy,
+        }
+    }
+
+    fn finish(mut self, reply: Result<S::Response, SwarmError>) {
+        if let Some((port, _)) = self.parts.take() {
+            port.send(reply);
+        }
+        self.done();
+    }
+
+    fn done(&self) {
+        self.shared.metrics.in_flight.fetch_sub(1, SeqCst);
+        self.shared.progress.notify_waiters();
+    }
+}
+
+impl<S: Service> Drop for InFlight<S> {
+    fn drop(&mut self) {
+        let Some((port, mut meta)) = self.parts.take() else {
+            return;
+        };
+        self.done();
+        if self.shared.is_winding_down() {
+            port.send(Err(SwarmError::Unavailable(format!(
+                "service `{}` shut down while handling the request",
+                self.shared.spec.name
+            ))));
+            return;
+        }
+        match self.retry_copy.take() {
+            Some(message) => {
+                meta.attempt += 1;
+                tracing::warn!(parent: &meta.span, service = %self.shared.spec.name, "worker crashed; retrying idempotent request once");
+                if let Err(env) = self
+                    .shared
+                    .queue
+                    .requeue(Envelope::close(message, port, meta))
+                {
+                    env.answer(Err(SwarmError::WorkerCrashed));
+                }
+            }
+            None => port.send(Err(SwarmError::WorkerCrashed)),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! ② wait: a bounded flume queue in front of a service's workers. ractor mailboxes are
+//! unbounded, so admission control lives here: when the queue is full the service's
+//! [`OverflowPolicy`] decides, and every refused or evicted caller is told why.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::envelope::Rejectable;
+use crate::error::SwarmError;
+use crate::metrics::ServiceMetrics;
+
+/// What to do with a request that arrives when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Wait for room until the request's deadline, then answer `DeadlineExceeded`.
+    #[default]
+    Block,
+    /// Refuse the new request at once with `Overloaded` and a `Retry-After` hint.
+    Reject,
+    /// Evict the oldest queued request (its caller gets `Dropped`) and admit the new one.
+    DropOldest,
+    /// Drop the new request (its caller gets `Dropped`), keeping what is queued.
+    DropNewest,
+}
+
+impl OverflowPolicy {
+    /// The policy's name as written in YAML.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Block => "block",
+            Self::Reject => "reject",
+            Self::DropOldest => "drop_oldest",
+            Self::DropNewest => "drop_newest",
+        }
+    }
+
+    /// Parses a YAML name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Block,
+            Self::Reject,
+            Self::DropOldest,
+            Self::DropNewest,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
+    }
+}
+
+/// A bounded multi-producer, multi-consumer queue with an overflow policy.
+pub(crate) struct BoundedQueue<E> {
+    service: String,
+    tx: flume::Sender<E>,
+    rx: flume::Receiver<E>,
+    capacity: usize,
+    policy: OverflowPolicy,
+    accepting: AtomicBool,
+    pushers: AtomicUsize,
+    closed: Notify,
+    metrics: Arc<ServiceMetrics>,
+}
+
+impl<E: Rejectable> BoundedQueue<E> {
+    pub(crate) fn new(
+        service: &str,
+        capacity: usize,
+        policy: OverflowPolicy,
+        metrics: Arc<ServiceMetrics>,
+    ) -> Self {
+        let (tx, rx) = flume::bounded(capacity.max(1));
+        Self {
+            service: service.to_string(),
+            tx,
+            rx,
+            capacity: capacity.max(1),
+            policy,
+            accepting: AtomicBool::new(true),
+            pushers: AtomicUsize::new(0),
+            closed: Notify::new(),
+            metrics,
+        }
+    }
+
+    pub(crate) fn receiver(&self) -> flume::Receiver<E> {
+        self.rx.clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// A rough time until capacity frees up: mean latency × queued / capacity, at least 1 s.
+    pub(crate) fn retry_after(&self) -> Duration {
+        let n = self.metrics.latency.count().max(1);
+        let mean = Duration::from_nanos(self.metrics_sum_nanos() / n);
+        (mean * self.len() as u32)
+            .max(Duration::from_secs(1))
+            .min(Duration::from_secs(60))
+    }
+
+    fn metrics_sum_nanos(&self) -> u64 {
+        self.metrics.latency_sum_nanos()
+    }
+
+    /// Admits `item` or refuses it according to the policy. On `Err` the item is gone and
+    /// the error is what its caller must be told.
+    pub(crate) async fn push(&self, item: E, deadline: Instant) -> Result<(), SwarmError> {
+        self.pushers.fetch_add(1, SeqCst);
+        let result = self.admit(item, deadline).await;
+        self.pushers.fetch_sub(1, SeqCst);
+        match &result {
+            Ok(()) => self.metrics.accepted.fetch_add(1, SeqCst),
+            Err(SwarmError::Dropped { .. }) => self.metrics.dropped.fetch_add(1, SeqCst),
+            Err(SwarmError::DeadlineExceeded) => {
+                self.metrics.deadline_exceeded.fetch_add(1, SeqCst)
+            }
+            Err(_) => self.metrics.rejected.fetch_add(1, SeqCst),
+        };
+        result
+    }
+
+    async fn admit(&self, item: E, deadline: Instant) -> Result<(), SwarmError> {
+        if !self.accepting.load(SeqCst) {
+            return Err(self.unavailable());
+        }
+        let item = match self.tx.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
+            Err(flume::TrySendError::Full(item)) => item,
+        };
+        match self.policy {
+            OverflowPolicy::Reject => Err(SwarmError::Overloaded {
+                service: self.service.clone(),
+                retry_after: self.retry_after(),
+            }),
+            OverflowPolicy::DropNewest => Err(self.dropped()),
+            OverflowPolicy::DropOldest => self.evict_oldest_and_push(item),
+            OverflowPolicy::Block => {
+                tokio::select! {
+                    sent = tokio::time::timeout_at(deadline, self.tx.send_async(item)) => match sent {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(_)) => Err(self.unavailable()),
+                        Err(_) => Err(SwarmError::DeadlineExceeded),
+                    },
+                    () = self.closed.notified() => Err(self.unavailable()),
+                }
+            }
+        }
+    }
+
+    fn evict_oldest_and_push(&self, mut item: E) -> Result<(), SwarmError> {
+        loop {
+            if let Ok(oldest) = self.rx.try_recv() {
+                self.metrics.dropped.fetch_add(1, SeqCst);
+                oldest.reject(self.dropped());
+            }
+            match self.tx.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(flume::TrySendError::Full(back)) => item = back,
+                Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
+            }
+        }
+    }
+
+    fn dropped(&self) -> SwarmError {
+        SwarmError::Dropped {
+            service: self.service.clone(),
+            policy: self.policy.name(),
+            retry_after: self.retry_after(),
+        }
+    }
+
+    fn unavailable(&self) -> SwarmError {
+        SwarmError::Unavailable(format!(
+            "service `{}` is not accepting requests",
+            self.service
+        ))
+    }
+
+    /// Puts a request back (a retry after a crash) without policy checks; refuses when full.
+    pub(crate) fn requeue(&self, item: E) -> Result<(), E> {
+        self.tx.try_send(item).map_err(|e| e.into_inner())
+    }
+
+    /// Stops admitting requests and waits until no push is half-way through.
+    pub(crate) async fn close(&self) {
+        self.accepting.store(false, SeqCst);
+        self.closed.notify_waiters();
+        while self.pushers.load(SeqCst) > 0 {
+            self.closed.notify_waiters();
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Answers every queued request with `err`; returns how many there were.
+    pub(crate) fn drain_with(&self, err: &SwarmError) -> usize {
+        let mut n = 0;
+        while let Ok(item) = self.rx.try_recv() {
+            item.reject(err.clone());
+            n += 1;
+        }
+        n
+    }
+}

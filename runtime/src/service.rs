@@ -1,0 +1,39 @@
+//! The `Service` trait: what a pool's workers run. A service is plain Rust; the runtime
+//! gives it a queue, supervised workers, deadlines, metrics and spans.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::envelope::{Priority, RequestId};
+use crate::error::ServiceError;
+
+/// What a worker knows about the request it is handling.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request id.
+    pub id: RequestId,
+    /// The request's priority.
+    pub priority: Priority,
+    /// When the caller stops waiting.
+    pub deadline: tokio::time::Instant,
+    /// Which worker of the pool runs it (0-based slot).
+    pub worker: usize,
+}
+
+/// A service: one instance per worker, created by the pool's factory and re-created on restart.
+pub trait Service: Send + 'static {
+    /// The request type. `Clone` lets the runtime retry idempotent requests once after a crash.
+    type Request: Clone + Send + 'static;
+    /// The answer type.
+    type Response: Send + 'static;
+
+    /// Handles one request.
+    fn handle(
+        &mut self,
+        request: Self::Request,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Self::Response, ServiceError>> + Send;
+}
+
+/// Creates a fresh service instance for a worker (at start and at every restart).
+pub type ServiceFactory<S> = Arc<dyn Fn() -> Result<S, ServiceError> + Send + Sync>;

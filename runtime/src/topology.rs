@@ -1,0 +1,96 @@
+//! Config → running swarm. A [`Registry`] maps `type:` names to service parsers and
+//! top-level sections to component parsers (`registry.rs`); [`Swarm`] starts the plan,
+//! hands out clients and shuts it down (`running.rs`); `graph.rs` draws the plan.
+
+mod graph;
+mod registry;
+mod running;
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::ActorCell;
+
+use crate::error::SwarmError;
+use crate::metrics::{QueueGauge, ServiceMetrics};
+use crate::pool::{DrainReport, Health, PoolSpec, ServicePool};
+use crate::service::Service;
+
+pub use graph::{render_dot, render_text};
+pub use registry::Registry;
+pub use running::{ShutdownReport, Swarm, wait_for_signal};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Starts one planned service's pool under a parent supervisor.
+pub(crate) type ServiceStarter = Arc<
+    dyn Fn(
+            PoolSpec,
+            Option<ActorCell>,
+        ) -> BoxFuture<'static, Result<Arc<dyn RunningService>, SwarmError>>
+        + Send
+        + Sync,
+>;
+
+/// A started service, seen without its types (for health, metrics, shutdown, lookup).
+pub trait RunningService: Send + Sync + 'static {
+    /// The pool's shape.
+    fn spec(&self) -> &PoolSpec;
+    /// Checks the service's health.
+    fn check(&self) -> BoxFuture<'_, Health>;
+    /// The service's figures.
+    fn metrics(&self) -> &ServiceMetrics;
+    /// The queue's depth and capacity now.
+    fn queue_gauge(&self) -> QueueGauge;
+    /// Drains and stops the service.
+    fn shutdown(&self, grace: Duration) -> BoxFuture<'_, DrainReport>;
+    /// For downcasting to the typed [`ServicePool`].
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<S: Service> RunningService for ServicePool<S> {
+    fn spec(&self) -> &PoolSpec {
+        ServicePool::spec(self)
+    }
+    fn check(&self) -> BoxFuture<'_, Health> {
+        Box::pin(async move { self.health() })
+    }
+    fn metrics(&self) -> &ServiceMetrics {
+        ServicePool::metrics(self)
+    }
+    fn queue_gauge(&self) -> QueueGauge {
+        ServicePool::queue_gauge(self)
+    }
+    fn shutdown(&self, grace: Duration) -> BoxFuture<'_, DrainReport> {
+        Box::pin(ServicePool::shutdown(self, grace))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A part of the swarm that is not a worker pool (the gateway): configured by its own
+/// top-level YAML section, started after the services, stopped before them.
+pub trait Component: Send + Sync + 'static {
+    /// One line for `swarm graph` (e.g. the listen address).
+    fn summary(&self) -> String;
+    /// Starts the component with access to the swarm's services.
+    fn start(
+        &self,
+        swarm: Swarm,
+    ) -> BoxFuture<'static, Result<Box<dyn RunningComponent>, SwarmError>>;
+}
+
+/// A started component.
+pub trait RunningComponent: Send + Sync + 'static {
+    /// One line for the ready message (e.g. `gateway listening on http://127.0.0.1:8080`).
+    fn ready_line(&self) -> String;
+    /// Stops taking new work; work in progress continues.
+    fn begin_shutdown(&self);
+    /// Waits until the component has stopped.
+    fn stopped(&self) -> BoxFuture<'_, ()>;
+}
