@@ -156,11 +156,11 @@ impl<S: Service> ServicePool<S> {
             lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
             progress: Notify::new(),
         });
-        let name = format!("swarm.pool.{}", shared.spec.name);
+        // Unnamed: ractor's name registry is process-global and two swarms may share names.
         let actor = supervisor::PoolSupervisor::<S>::new();
         let spawned = match parent {
-            Some(p) => Actor::spawn_linked(Some(name), actor, shared.clone(), p).await,
-            None => Actor::spawn(Some(name), actor, shared.clone()).await,
+            Some(p) => Actor::spawn_linked(None, actor, shared.clone(), p).await,
+            None => Actor::spawn(None, actor, shared.clone()).await,
         };
         let (supervisor, _join) = spawned.map_err(|e| {
             SwarmError::Unavailable(format!(

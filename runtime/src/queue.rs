@@ -1,12 +1,17 @@
 //! ② wait: a bounded flume queue in front of a service's workers. ractor mailboxes are
 //! unbounded, so admission control lives here: when the queue is full the service's
 //! [`OverflowPolicy`] decides, and every refused or evicted caller is told why.
+//!
+//! flume holds the items (bounded, MPMC, `try_send`/`try_recv` for eviction), but waiting
+//! uses tokio primitives: flume's async receive can lose a wake-up when several receivers
+//! wait (flume issues #124, #172), which left a request queued beside an idle worker.
+//! `items` counts queued requests (one permit per push), `space` wakes blocked senders.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::envelope::Rejectable;
@@ -61,6 +66,8 @@ pub(crate) struct BoundedQueue<E> {
     accepting: AtomicBool,
     pushers: AtomicUsize,
     closed: Notify,
+    items: Semaphore,
+    space: Notify,
     metrics: Arc<ServiceMetrics>,
 }
 
@@ -81,12 +88,31 @@ impl<E: Rejectable> BoundedQueue<E> {
             accepting: AtomicBool::new(true),
             pushers: AtomicUsize::new(0),
             closed: Notify::new(),
+            items: Semaphore::new(0),
+            space: Notify::new(),
             metrics,
         }
     }
 
-    pub(crate) fn receiver(&self) -> flume::Receiver<E> {
-        self.rx.clone()
+    /// Waits for the next request (workers call this). `None` once the queue is gone.
+    pub(crate) async fn pop(&self) -> Option<E> {
+        loop {
+            // One permit per pushed item; items evicted or drained leave a spare permit,
+            // which costs one extra turn of this loop.
+            self.items.acquire().await.ok()?.forget();
+            match self.rx.try_recv() {
+                Ok(item) => {
+                    self.space.notify_one();
+                    return Some(item);
+                }
+                Err(flume::TryRecvError::Empty) => continue,
+                Err(flume::TryRecvError::Disconnected) => return None,
+            }
+        }
+    }
+
+    fn pushed(&self) {
+        self.items.add_permits(1);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -132,7 +158,10 @@ impl<E: Rejectable> BoundedQueue<E> {
             return Err(self.unavailable());
         }
         let item = match self.tx.try_send(item) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                self.pushed();
+                return Ok(());
+            }
             Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
             Err(flume::TrySendError::Full(item)) => item,
         };
@@ -143,15 +172,33 @@ impl<E: Rejectable> BoundedQueue<E> {
             }),
             OverflowPolicy::DropNewest => Err(self.dropped()),
             OverflowPolicy::DropOldest => self.evict_oldest_and_push(item),
-            OverflowPolicy::Block => {
-                tokio::select! {
-                    sent = tokio::time::timeout_at(deadline, self.tx.send_async(item)) => match sent {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(_)) => Err(self.unavailable()),
-                        Err(_) => Err(SwarmError::DeadlineExceeded),
-                    },
-                    () = self.closed.notified() => Err(self.unavailable()),
+            OverflowPolicy::Block => self.wait_for_room(item, deadline).await,
+        }
+    }
+
+    async fn wait_for_room(&self, mut item: E, deadline: Instant) -> Result<(), SwarmError> {
+        loop {
+            // Register for a wake-up before trying, so a slot freed in between is not missed.
+            let room = self.space.notified();
+            let closed = self.closed.notified();
+            tokio::pin!(room, closed);
+            room.as_mut().enable();
+            closed.as_mut().enable();
+            if !self.accepting.load(SeqCst) {
+                return Err(self.unavailable());
+            }
+            match self.tx.try_send(item) {
+                Ok(()) => {
+                    self.pushed();
+                    return Ok(());
                 }
+                Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
+                Err(flume::TrySendError::Full(back)) => item = back,
+            }
+            tokio::select! {
+                () = room => {}
+                () = closed => return Err(self.unavailable()),
+                () = tokio::time::sleep_until(deadline) => return Err(SwarmError::DeadlineExceeded),
             }
         }
     }
@@ -163,7 +210,10 @@ impl<E: Rejectable> BoundedQueue<E> {
                 oldest.reject(self.dropped());
             }
             match self.tx.try_send(item) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.pushed();
+                    return Ok(());
+                }
                 Err(flume::TrySendError::Full(back)) => item = back,
                 Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
             }
@@ -187,7 +237,9 @@ impl<E: Rejectable> BoundedQueue<E> {
 
     /// Puts a request back (a retry after a crash) without policy checks; refuses when full.
     pub(crate) fn requeue(&self, item: E) -> Result<(), E> {
-        self.tx.try_send(item).map_err(|e| e.into_inner())
+        self.tx.try_send(item).map_err(|e| e.into_inner())?;
+        self.pushed();
+        Ok(())
     }
 
     /// Stops admitting requests and waits until no push is half-way through.
@@ -207,6 +259,7 @@ impl<E: Rejectable> BoundedQueue<E> {
             item.reject(err.clone());
             n += 1;
         }
+        self.space.notify_waiters();
         n
     }
 }

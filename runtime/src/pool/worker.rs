@@ -29,7 +29,6 @@ pub(crate) struct WorkerState<S: Service> {
     service: S,
     slot: usize,
     shared: Arc<PoolShared<S>>,
-    rx: flume::Receiver<Env<S>>,
 }
 
 impl<S: Service> Actor for Worker<S> {
@@ -43,12 +42,10 @@ impl<S: Service> Actor for Worker<S> {
         (slot, shared): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         let service = (shared.factory)()?;
-        let rx = shared.queue.receiver();
         Ok(WorkerState {
             service,
             slot,
             shared,
-            rx,
         })
     }
 
@@ -66,9 +63,10 @@ impl<S: Service> Actor for Worker<S> {
         _msg: Pull,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        match state.rx.recv_async().await {
-            Ok(env) => state.run(env).await,
-            Err(_) => return Ok(()),
+        let shared = state.shared.clone();
+        match shared.queue.pop().await {
+            Some(env) => state.run(env).await,
+            None => return Ok(()),
         }
         Ok(myself.send_message(Pull)?)
     }
