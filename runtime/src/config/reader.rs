@@ -237,7 +237,7 @@ macro_rules! from_node_int {
             fn from_node(node: &Node) -> Result<Self, String> {
                 let text = scalar(node)?;
                 text.replace('_', "").parse::<$t>().map_err(|_| {
-                    format!("expected a whole number between {} and {}, found `{text}`", <$t>::MIN, <$t>::MAX)
+                    format!("expected a whole number from 0 to {}, found `{text}`", <$t>::MAX)
                 })
             }
         }

@@ -38,6 +38,7 @@ pub enum Job {
 #[derive(Default)]
 pub struct Ran(pub AtomicUsize);
 
+#[derive(Default)]
 pub struct FaultyService {
     ran: Arc<Ran>,
 }
