@@ -1,1 +1,59 @@
-//! Benchmark support crate (benches live in benches/).
+//! Shared pieces of the benchmarks: a bare ractor echo actor (the baseline), a minimal
+//! echo service for the swarm, and percentile helpers.
+
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use swarm_runtime::{RequestContext, Service, ServiceError};
+
+/// The bare-ractor baseline: an actor that answers `call!` with its input.
+pub struct BareEcho;
+
+/// The baseline actor's message.
+pub enum BareMsg {
+    /// Echo the value back.
+    Echo(u64, RpcReplyPort<u64>),
+}
+
+impl Actor for BareEcho {
+    type Msg = BareMsg;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<BareMsg>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<BareMsg>,
+        msg: BareMsg,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        let BareMsg::Echo(v, reply) = msg;
+        let _ = reply.send(v);
+        Ok(())
+    }
+}
+
+/// The same work as a swarm service.
+#[derive(Default)]
+pub struct ValueEcho;
+
+impl Service for ValueEcho {
+    type Request = u64;
+    type Response = u64;
+
+    async fn handle(&mut self, v: u64, _: &RequestContext) -> Result<u64, ServiceError> {
+        Ok(v)
+    }
+}
+
+/// The `q`-quantile (0..=1) of sorted samples.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}

@@ -1,5 +1,6 @@
 //! Config validation: unknown keys and bad values are all reported in one pass, each with
 //! file, line, column and key path.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

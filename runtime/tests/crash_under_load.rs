@@ -1,5 +1,6 @@
 //! Under load with crashing workers no request is lost or hung: every call returns, and
 //! sent = succeeded + crashed + refused.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

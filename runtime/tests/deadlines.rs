@@ -1,5 +1,6 @@
 //! Deadlines hold everywhere: while running, while queued (the job never runs), and for
 //! service errors, which pass through typed.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

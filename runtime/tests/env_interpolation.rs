@@ -1,4 +1,5 @@
 //! `${VAR}`, `${VAR:-default}`, `${VAR:?message}` and `$$` in config values.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

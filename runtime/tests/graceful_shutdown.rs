@@ -1,5 +1,6 @@
 //! Graceful shutdown: stop accepting, let in-flight and queued work finish within the
 //! grace period, answer what is left `Unavailable`.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Supervision: crashed workers are restarted by strategy within their intensity, the
 //! crashed request is answered (or retried once when idempotent), and past the intensity
 //! the service escalates, fails, and answers `Unavailable`.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 
@@ -173,7 +174,7 @@ async fn crash_slot_one_of_three(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_all_restarts_every_worker() {
     let results = crash_slot_one_of_three(RestartStrategy::OneForAll, 3).await;
-    assert!(results.iter().any(|r| *r == Err(SwarmError::WorkerCrashed)));
+    assert!(results.contains(&Err(SwarmError::WorkerCrashed)));
     assert!(
         results
             .iter()

@@ -1,0 +1,314 @@
+//! The gateway over real HTTP: echo through the queue, API keys, body limit, JSON errors,
+//! 429 with Retry-After, 504, 503 from /health.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write as _;
+
+use common::{http, start, until, within};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn error_of(resp: reqwest::Response) -> (StatusCode, String) {
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("JSON error body");
+    let code = body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_string();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    (status, code)
+}
+
+fn yaml(extra_gateway: &str, echo_queue: &str) -> String {
+    format!(
+        "gateway:\n  listen: 127.0.0.1:0\n{extra_gateway}services:\n  echo:\n    type: echo\n    workers: 1\n    queue: {echo_queue}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_round_trips_and_bad_input_gets_json_errors() {
+    let (swarm, url) = start(&yaml("  body_limit: 1KiB\n", "{ capacity: 8 }")).await;
+    let c = http();
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&json!({"message": "héllo swarm"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"message": "héllo swarm"})
+    );
+
+    let big = json!({"message": "x".repeat(2048)});
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&big)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into())
+    );
+
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .header("content-type", "application/json")
+        .body("{\"message\":")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_json".into())
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&json!({"msg": 1}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request".into())
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .body("hi")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type".into()
+        )
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&json!({"message": "x", "delay_ms": 600_000}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request".into())
+    );
+    let r = c
+        .get(format!("{url}/v1/nowhere"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::NOT_FOUND, "not_found".into())
+    );
+    let r = c.get(format!("{url}/v1/echo")).send().await.expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed".into())
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .header("x-swarm-timeout-ms", "soon")
+        .json(&json!({"message": "x"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_header".into())
+    );
+
+    let metrics = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("swarm_queue_accepted_total{service=\"echo\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE swarm_service_latency_seconds histogram"));
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_guard_everything_but_health() {
+    let mut keys = tempfile();
+    writeln!(keys.1, "# gateway keys\nfirst-key\n\nsecond-key").expect("write");
+    let gateway = format!("  auth:\n    keys_file: {}\n", keys.0.display());
+    let (swarm, url) = start(&yaml(&gateway, "{ capacity: 8 }")).await;
+    let c = http();
+    let body = json!({"message": "k"});
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.headers().get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".into())
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .bearer_auth("first-kex")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNAUTHORIZED, "unauthorized".into())
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .header("authorization", "Basic Zmlyc3Qta2V5")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    for key in ["first-key", "second-key"] {
+        let r = c
+            .post(format!("{url}/v1/echo"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "{key}");
+    }
+    let r = c.get(format!("{url}/metrics")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = c.get(format!("{url}/health")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    swarm.shutdown().await;
+    let _ = std::fs::remove_file(keys.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_is_429_with_retry_after_and_deadlines_are_504() {
+    let (swarm, url) = start(&yaml("", "{ capacity: 1, overflow: reject }")).await;
+    let c = http();
+    let slow = |ms: u64| json!({"message": "slow", "delay_ms": ms});
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .header("x-swarm-timeout-ms", "50")
+        .json(&slow(5_000))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded".into())
+    );
+
+    let (c1, c2, u1, u2) = (c.clone(), c.clone(), url.clone(), url.clone());
+    let busy = tokio::spawn(async move {
+        c1.post(format!("{u1}/v1/echo"))
+            .json(&slow(400))
+            .send()
+            .await
+    });
+    let metrics = || swarm.render_metrics();
+    until(|| metrics().contains("swarm_service_in_flight{service=\"echo\"} 1")).await;
+    let queued =
+        tokio::spawn(async move { c2.post(format!("{u2}/v1/echo")).json(&slow(0)).send().await });
+    until(|| metrics().contains("swarm_queue_depth{service=\"echo\"} 1")).await;
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&slow(0))
+        .send()
+        .await
+        .expect("send");
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(retry_after >= 1);
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::TOO_MANY_REQUESTS, "overloaded".into())
+    );
+    assert_eq!(
+        within(busy).await.expect("task").expect("send").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        within(queued).await.expect("task").expect("send").status(),
+        StatusCode::OK
+    );
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_503_with_detail_when_a_service_has_failed() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n  fragile:\n    type: crashing\n    supervision: { max_restarts: 0 }\n";
+    let (swarm, url) = start(yaml).await;
+    let c = http();
+    let r = c.get(format!("{url}/health")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let fragile = swarm
+        .client::<common::CrashingService>("fragile")
+        .expect("client");
+    assert_eq!(
+        within(fragile.call(())).await,
+        Err(swarm_runtime::SwarmError::WorkerCrashed)
+    );
+    until(|| {
+        swarm
+            .render_metrics()
+            .contains("swarm_supervisor_escalations_total{service=\"fragile\"} 1")
+    })
+    .await;
+    let r = c.get(format!("{url}/health")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["services"]["echo"]["healthy"], true);
+    assert_eq!(body["services"]["fragile"]["healthy"], false);
+    assert!(
+        body["services"]["fragile"]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("restart intensity")
+    );
+    let r = c
+        .post(format!("{url}/v1/echo"))
+        .json(&json!({"message": "still here"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK, "other services keep serving");
+    swarm.shutdown().await;
+}
+
+fn tempfile() -> (std::path::PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!(
+        "swarm-keys-{}-{}",
+        std::process::id(),
+        swarm_runtime::RequestId::next()
+    ));
+    let file = std::fs::File::create(&path).expect("temp file");
+    (path, file)
+}

@@ -1,0 +1,160 @@
+//! The `swarm` binary: validate reports every error with file:line; graph draws the
+//! topology; up prints one ready line, serves, and on SIGTERM answers in-flight work
+//! and exits 0.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
+
+fn repo_file(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
+}
+
+#[test]
+fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
+    let ok = Command::new(SWARM)
+        .arg("validate")
+        .arg(repo_file("config/swarm.yaml"))
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let bad = std::env::temp_dir().join(format!("swarm-bad-{}.yaml", std::process::id()));
+    std::fs::write(&bad, "gateway:\n  listen: nowhere\nservices:\n  echo:\n    type: echo\n    workers: 0\n    queue: { overflow: maybe }\n").expect("write");
+    let out = Command::new(SWARM)
+        .arg("validate")
+        .arg(&bad)
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = bad.display();
+    for expected in [
+        format!(
+            "{file}:2:11: gateway.listen: expected an address like 127.0.0.1:8080, found `nowhere`"
+        ),
+        format!("{file}:6:14: services.echo.workers: must be between 1 and 1024"),
+        format!("{file}:7:24: services.echo.queue.overflow: unknown overflow policy `maybe`"),
+        "3 error(s)".to_string(),
+    ] {
+        assert!(
+            stderr.contains(&expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn graph_draws_services_queues_workers_and_supervisors() {
+    let out = Command::new(SWARM)
+        .args(["graph"])
+        .arg(repo_file("config/swarm.yaml"))
+        .output()
+        .expect("run");
+    let dot = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(dot.starts_with("digraph \"swarm\" {"), "{dot}");
+    for needle in [
+        "\"root\" -> \"echo:supervisor\"",
+        "\"echo:queue\" -> \"echo:worker1\"",
+        "\"component:gateway\" -> \"echo:queue\"",
+    ] {
+        assert!(dot.contains(needle), "missing {needle} in\n{dot}");
+    }
+    let out = Command::new(SWARM)
+        .args(["graph", "--format", "text"])
+        .arg(repo_file("config/swarm.yaml"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("└─ echo [echo] supervisor one_for_one") && text.contains("worker 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn up_serves_then_drains_in_flight_work_on_sigterm_and_exits_zero() {
+    let mut child = Command::new(SWARM)
+        .args(["up", "--config"])
+        .arg(repo_file("config/swarm.yaml"))
+        .env("SWARM_LISTEN", "127.0.0.1:0")
+        .env("SWARM_LOG", "warn")
+        .env_remove("SWARM_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("ready line");
+    assert!(
+        line.starts_with("swarm swarm ready: gateway listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let status = rt.block_on(async {
+        let c = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let health = c.get(format!("{url}/health")).send().await.expect("health");
+        assert_eq!(health.status(), 200);
+        let u = url.clone();
+        let c2 = c.clone();
+        let in_flight = tokio::spawn(async move {
+            c2.post(format!("{u}/v1/echo"))
+                .json(&serde_json::json!({"message": "drain me", "delay_ms": 300}))
+                .send()
+                .await
+        });
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let m = c
+                    .get(format!("{url}/metrics"))
+                    .send()
+                    .await
+                    .expect("metrics")
+                    .text()
+                    .await
+                    .expect("text");
+                if m.contains("swarm_service_in_flight{service=\"echo\"} 1") {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("request in flight");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let resp = tokio::time::timeout(Duration::from_secs(20), in_flight)
+            .await
+            .expect("answered")
+            .expect("task")
+            .expect("send");
+        assert_eq!(resp.status(), 200);
+        resp.json::<serde_json::Value>().await.expect("json")
+    });
+    assert_eq!(status["message"], "drain me");
+    let mut rest = String::new();
+    stdout.read_line(&mut rest).expect("stopped line");
+    assert_eq!(rest.trim(), "swarm swarm stopped");
+    let exit = child.wait().expect("exit");
+    assert_eq!(exit.code(), Some(0));
+}

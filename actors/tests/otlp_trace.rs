@@ -1,0 +1,125 @@
+//! One request through the gateway yields one trace, exported over OTLP gRPC to a real
+//! receiver started in-process: the gateway span continues the caller's `traceparent`,
+//! and swarm.call, queue.wait and worker spans hang beneath it.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use swarm_runtime::config::TelemetryConfig;
+use swarm_runtime::telemetry;
+use tokio::sync::mpsc;
+
+/// A real OTLP trace receiver: forwards every exported span to the test.
+struct Receiver(mpsc::UnboundedSender<Span>);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        for rs in request.into_inner().resource_spans {
+            for ss in rs.scope_spans {
+                for span in ss.spans {
+                    let _ = self.0.send(span);
+                }
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let otlp_addr = listener.local_addr().expect("addr");
+    let (tx, mut spans) = mpsc::unbounded_channel();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Receiver(tx)))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let guard = telemetry::init(&TelemetryConfig {
+        log: "warn".into(),
+        otlp_endpoint: Some(format!("http://{otlp_addr}")),
+        service_name: "swarm-test".into(),
+    })
+    .expect("telemetry");
+
+    let yaml =
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    workers: 2\n";
+    let (swarm, url) = common::start(yaml).await;
+    let resp = common::http()
+        .post(format!("{url}/v1/echo"))
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .json(&serde_json::json!({"message": "traced"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    swarm.shutdown().await;
+    tokio::task::spawn_blocking(move || guard.shutdown())
+        .await
+        .expect("flush");
+
+    let mut by_name: HashMap<String, Span> = HashMap::new();
+    let wanted = ["POST /v1/echo", "swarm.call", "queue.wait", "worker"];
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !wanted.iter().all(|n| by_name.contains_key(*n)) {
+            let span = spans.recv().await.expect("receiver open");
+            by_name.insert(span.name.clone(), span);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "spans missing; got {:?}",
+            by_name.keys().collect::<Vec<_>>()
+        )
+    });
+
+    for name in wanted {
+        assert_eq!(
+            hex(&by_name[name].trace_id),
+            TRACE_ID,
+            "{name} is in the caller's trace"
+        );
+    }
+    let id = |n: &str| hex(&by_name[n].span_id);
+    let parent = |n: &str| hex(&by_name[n].parent_span_id);
+    assert_eq!(
+        parent("POST /v1/echo"),
+        CALLER_SPAN,
+        "gateway continues the caller's span"
+    );
+    assert_eq!(parent("swarm.call"), id("POST /v1/echo"));
+    assert_eq!(parent("queue.wait"), id("swarm.call"));
+    assert_eq!(parent("worker"), id("swarm.call"));
+    let w = &by_name["worker"];
+    let q = &by_name["queue.wait"];
+    assert!(
+        q.end_time_unix_nano <= w.start_time_unix_nano + 1_000_000,
+        "queue wait ends when the worker starts"
+    );
+}
