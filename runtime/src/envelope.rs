@@ -164,6 +164,11 @@ impl<Resp> ReplyPort<Resp> {
     pub(crate) fn send(self, reply: Reply<Resp>) {
         let _ = self.0.send(reply);
     }
+
+    /// Completes when the caller stops waiting (deadline passed, or its future dropped).
+    pub(crate) async fn closed(&mut self) {
+        self.0.closed().await;
+    }
 }
 
 /// Something queued that can be answered with an error without knowing its type.

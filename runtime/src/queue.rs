@@ -94,19 +94,29 @@ impl<E: Rejectable> BoundedQueue<E> {
         }
     }
 
-    /// Waits for the next request (workers call this). `None` once the queue is gone.
+    /// Waits for the next request (workers call this) and counts it in flight; the
+    /// caller must end that count. `None` once the queue is gone.
     pub(crate) async fn pop(&self) -> Option<E> {
         loop {
             // One permit per pushed item; items evicted or drained leave a spare permit,
             // which costs one extra turn of this loop.
             self.items.acquire().await.ok()?.forget();
+            // Counted in flight before it leaves the queue, so a drain never sees a
+            // request that is in neither place.
+            self.metrics.in_flight.fetch_add(1, SeqCst);
             match self.rx.try_recv() {
                 Ok(item) => {
-                    self.space.notify_one();
+                    if self.policy == OverflowPolicy::Block {
+                        self.space.notify_one();
+                    }
                     return Some(item);
                 }
-                Err(flume::TryRecvError::Empty) => continue,
-                Err(flume::TryRecvError::Disconnected) => return None,
+                Err(e) => {
+                    self.metrics.in_flight.fetch_sub(1, SeqCst);
+                    if matches!(e, flume::TryRecvError::Disconnected) {
+                        return None;
+                    }
+                }
             }
         }
     }

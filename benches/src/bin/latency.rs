@@ -98,6 +98,26 @@ fn main() -> anyhow::Result<()> {
             measure(requests / 10, callers, call.clone()).await;
             let (s, e) = measure(requests, callers, call).await;
             let base = row("bare ractor call", callers, &s, e, None);
+            // Every swarm request has a deadline; this is ractor's own call with one.
+            let b = bare.clone();
+            let call = move |v| {
+                let b = b.clone();
+                async move {
+                    match b
+                        .call(
+                            |reply| BareMsg::Echo(v, reply),
+                            Some(Duration::from_secs(30)),
+                        )
+                        .await
+                    {
+                        Ok(ractor::rpc::CallResult::Success(got)) => got,
+                        _ => u64::MAX,
+                    }
+                }
+            };
+            measure(requests / 10, callers, call.clone()).await;
+            let (s, e) = measure(requests, callers, call).await;
+            row("bare ractor call with timeout", callers, &s, e, Some(base));
             for (workers, pool) in &pools {
                 let client = pool.client();
                 let call = move |v| {

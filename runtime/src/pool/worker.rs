@@ -14,7 +14,10 @@ use crate::envelope::{Envelope, Meta, ReplyPort};
 use crate::error::SwarmError;
 use crate::service::{RequestContext, Service};
 
-/// The worker's only message: take the next request.
+/// Requests a worker handles before returning to its mailbox.
+const REQUESTS_PER_TURN: usize = 64;
+
+/// The worker's only message: take the next requests.
 pub(crate) struct Pull;
 
 pub(crate) struct Worker<S>(PhantomData<fn() -> S>);
@@ -64,9 +67,13 @@ impl<S: Service> Actor for Worker<S> {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let shared = state.shared.clone();
-        match shared.queue.pop().await {
-            Some(env) => state.run(env).await,
-            None => return Ok(()),
+        // Several requests per mailbox turn: a ractor message per request would double
+        // the cost of a round trip; returning now and then keeps the mailbox served.
+        for _ in 0..REQUESTS_PER_TURN {
+            match shared.queue.pop().await {
+                Some(env) => state.run(env).await,
+                None => return Ok(()),
+            }
         }
         Ok(myself.send_message(Pull)?)
     }
@@ -81,6 +88,7 @@ impl<S: Service> WorkerState<S> {
         metrics.queue_wait.observe(env.enqueued.elapsed());
         if tokio::time::Instant::now() >= env.deadline {
             env.answer(Err(SwarmError::DeadlineExceeded));
+            end_in_flight(&shared);
             return;
         }
         let (message, port, meta) = env.open();
@@ -93,20 +101,24 @@ impl<S: Service> WorkerState<S> {
             worker: self.slot,
         };
         let retry_copy = (shared.spec.idempotent && meta.attempt == 0).then(|| message.clone());
-        let deadline = meta.deadline;
-        let guard = InFlight::new(shared.clone(), port, meta, retry_copy);
-        let outcome = tokio::time::timeout_at(deadline, self.service.handle(message, &ctx))
-            .instrument(span)
-            .await;
+        let mut guard = InFlight::new(shared.clone(), port, meta, retry_copy);
+        // The caller's own timer enforces the deadline; when it fires (or the caller goes
+        // away) the reply port closes and the handler is cancelled, freeing the worker
+        // without a second timer per request.
+        let outcome = tokio::select! {
+            biased;
+            result = self.service.handle(message, &ctx).instrument(span) => Some(result),
+            () = guard.caller_gone() => None,
+        };
         let reply = match outcome {
-            Ok(result) => result.map_err(SwarmError::from),
-            Err(_) => Err(SwarmError::DeadlineExceeded),
+            Some(result) => result.map_err(SwarmError::from),
+            None => Err(SwarmError::DeadlineExceeded),
         };
         guard.finish(reply);
     }
 }
 
-/// Holds the reply port while a worker runs a request. Dropped without `finish` (a panic,
+/// Holds the reply port while a worker runs a request (and its in-flight count). Dropped without `finish` (a panic,
 /// or the worker killed), it answers `WorkerCrashed` / `Unavailable`, or requeues an
 /// idempotent request once.
 struct InFlight<S: Service> {
@@ -122,11 +134,18 @@ impl<S: Service> InFlight<S> {
         meta: Meta,
         retry_copy: Option<S::Request>,
     ) -> Self {
-        shared.metrics.in_flight.fetch_add(1, SeqCst);
         Self {
             shared,
             parts: Some((port, meta)),
             retry_copy,
+        }
+    }
+
+    /// Completes when the caller no longer waits for this request.
+    async fn caller_gone(&mut self) {
+        match self.parts.as_mut() {
+            Some((port, _)) => port.closed().await,
+            None => std::future::pending().await,
         }
     }
 
@@ -138,8 +157,17 @@ impl<S: Service> InFlight<S> {
     }
 
     fn done(&self) {
-        self.shared.metrics.in_flight.fetch_sub(1, SeqCst);
-        self.shared.progress.notify_waiters();
+        end_in_flight(&self.shared);
+    }
+}
+
+/// Ends a request's in-flight count (started by the queue's `pop`); wakes a drain.
+fn end_in_flight<S: Service>(shared: &PoolShared<S>) {
+    shared.metrics.in_flight.fetch_sub(1, SeqCst);
+    // Only a drain waits for progress; skipping the wake-up otherwise keeps the hot path
+    // free of Notify's lock. The drain sets its state before reading in_flight (SeqCst).
+    if shared.is_winding_down() {
+        shared.progress.notify_waiters();
     }
 }
 
