@@ -5,11 +5,13 @@
 
 pub mod echo;
 pub mod gateway;
+pub mod nash;
 
-/// A registry with every built-in service type (`echo`) and the `gateway` section.
+/// A registry with every built-in service type (`echo`, `nash`) and the `gateway` section.
 pub fn registry() -> swarm_runtime::Registry {
     let mut registry = swarm_runtime::Registry::new();
     echo::register(&mut registry);
+    nash::service::register(&mut registry);
     gateway::register(&mut registry);
     registry
 }

@@ -78,7 +78,9 @@ fn graph_draws_services_queues_workers_and_supervisors() {
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("└─ echo [echo] supervisor one_for_one") && text.contains("worker 1"),
+        text.contains("├─ echo [echo] supervisor one_for_one")
+            && text.contains("└─ nash [nash]")
+            && text.contains("worker 1"),
         "{text}"
     );
 }
@@ -157,4 +159,60 @@ fn up_serves_then_drains_in_flight_work_on_sigterm_and_exits_zero() {
     assert_eq!(rest.trim(), "swarm swarm stopped");
     let exit = child.wait().expect("exit");
     assert_eq!(exit.code(), Some(0));
+}
+
+#[test]
+fn keys_from_an_environment_variable_guard_the_api_and_a_missing_variable_stops_start_up() {
+    let config = std::env::temp_dir().join(format!("swarm-keys-env-{}.yaml", std::process::id()));
+    std::fs::write(&config, "gateway:\n  listen: 127.0.0.1:0\n  auth:\n    keys_env: SWARM_TEST_KEYS\nservices:\n  echo:\n    type: echo\n").expect("write");
+
+    let missing = Command::new(SWARM)
+        .args(["up", "--config"])
+        .arg(&config)
+        .env_remove("SWARM_TEST_KEYS")
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("keys_env names SWARM_TEST_KEYS, which is not set"),
+        "{stderr}"
+    );
+
+    let mut child = Command::new(SWARM)
+        .args(["up", "--config"])
+        .arg(&config)
+        .env("SWARM_TEST_KEYS", "alpha, beta")
+        .env("SWARM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("ready line");
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let statuses = rt.block_on(async {
+        let c = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let mut out = Vec::new();
+        for key in [None, Some("gamma"), Some("beta"), Some("alpha")] {
+            let mut req = c
+                .post(format!("{url}/v1/echo"))
+                .json(&serde_json::json!({"message": "k"}));
+            if let Some(k) = key {
+                req = req.bearer_auth(k);
+            }
+            out.push(req.send().await.expect("send").status().as_u16());
+        }
+        out
+    });
+    assert_eq!(statuses, [401, 401, 200, 200]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+    let _ = std::fs::remove_file(&config);
 }

@@ -17,6 +17,7 @@ use super::config::GatewayConfig;
 use super::error::ApiError;
 use super::routes;
 use crate::echo::Echo;
+use crate::nash::NashService;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -25,6 +26,7 @@ pub struct GatewayState {
     pub(crate) config: Arc<GatewayConfig>,
     pub(crate) keys: Arc<ApiKeys>,
     pub(crate) echo: Option<Client<Echo>>,
+    pub(crate) nash: Option<Client<NashService>>,
 }
 
 impl GatewayState {
@@ -33,7 +35,11 @@ impl GatewayState {
         let echo = swarm
             .service_of_type("echo")
             .and_then(|name| swarm.client::<Echo>(name).ok());
+        let nash = swarm
+            .service_of_type("nash")
+            .and_then(|name| swarm.client::<NashService>(name).ok());
         Self {
+            nash,
             swarm,
             config: Arc::new(config),
             keys: Arc::new(keys),
@@ -48,6 +54,7 @@ pub fn app(state: GatewayState) -> Router {
     let protected = Router::new()
         .route("/metrics", get(routes::metrics))
         .route("/v1/echo", post(routes::echo))
+        .route("/v1/nash/solve", post(routes::nash_solve))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/health", get(routes::health))

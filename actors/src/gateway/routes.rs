@@ -14,6 +14,8 @@ use swarm_runtime::{CallOptions, SwarmError, telemetry};
 use super::app::GatewayState;
 use super::error::ApiError;
 use crate::echo::{EchoRequest, EchoResponse};
+use crate::nash::api::SolveBody;
+use crate::nash::core::Solution;
 
 /// JSON body extractor whose rejections are [`ApiError`]s.
 pub(crate) struct ValidJson<T>(pub(crate) T);
@@ -84,6 +86,21 @@ pub(crate) async fn echo(
         .echo
         .as_ref()
         .ok_or_else(|| SwarmError::Unavailable("no echo service in this swarm".into()))?;
+    let options = call_options(&state, &headers)?;
+    Ok(Json(client.call_with(request, options).await?))
+}
+
+/// `POST /v1/nash/solve`.
+pub(crate) async fn nash_solve(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<SolveBody>,
+) -> Result<Json<Solution>, ApiError> {
+    let client = state
+        .nash
+        .as_ref()
+        .ok_or_else(|| SwarmError::Unavailable("no nash service in this swarm".into()))?;
+    let request = body.into_request().map_err(SwarmError::InvalidRequest)?;
     let options = call_options(&state, &headers)?;
     Ok(Json(client.call_with(request, options).await?))
 }
