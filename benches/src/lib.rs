@@ -57,3 +57,21 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     let i = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// A seeded pseudo-random payoff matrix (xorshift64), entries in [0, 100) with two
+/// decimals, so benchmarks and their Python peers use identical games.
+pub fn random_matrix(m: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut s = seed.max(1);
+    (0..m)
+        .map(|_| {
+            (0..n)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s % 10_000) as f64 / 100.0
+                })
+                .collect()
+        })
+        .collect()
+}
