@@ -4,6 +4,7 @@
 //! and the `gateway` section, ready for [`swarm_runtime::SwarmConfig::from_file`].
 
 pub mod echo;
+pub mod fl;
 pub mod gateway;
 pub mod nash;
 

@@ -38,7 +38,11 @@ fn main() -> anyhow::Result<()> {
         let t = median_time(runs, || {
             let _ = solve(&game, method, Options::default(), &budget);
         });
-        eprintln!("{method:?} {size}×{size}: {:.3} ms, {} equilibria", t.as_secs_f64() * 1e3, solution.equilibria.len());
+        eprintln!(
+            "{method:?} {size}×{size}: {:.3} ms, {} equilibria",
+            t.as_secs_f64() * 1e3,
+            solution.equilibria.len()
+        );
         cases.push(serde_json::json!({
             "method": method, "size": size, "row": a, "col": b,
             "ours_seconds": t.as_secs_f64(), "equilibria": solution.equilibria,

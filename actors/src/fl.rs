@@ -1,0 +1,5 @@
+//! The federated-learning aggregator service: rounds of client updates aggregated by a
+//! Flower-compatible strategy. `core` is pure; `service` is the actor shell (rounds live
+//! in a shared map, so restarts keep them); `api` is the HTTP surface.
+
+pub mod core;
