@@ -2,4 +2,8 @@
 //! Flower-compatible strategy. `core` is pure; `service` is the actor shell (rounds live
 //! in a shared map, so restarts keep them); `api` is the HTTP surface.
 
+pub mod api;
 pub mod core;
+pub mod service;
+
+pub use service::{FlRequest, FlService, RoundView};

@@ -78,8 +78,9 @@ fn graph_draws_services_queues_workers_and_supervisors() {
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("├─ echo [echo] supervisor one_for_one")
-            && text.contains("└─ nash [nash]")
+        text.contains("─ echo [echo] supervisor one_for_one")
+            && text.contains("─ nash [nash]")
+            && text.contains("─ fl [fl]")
             && text.contains("worker 1"),
         "{text}"
     );

@@ -36,6 +36,9 @@ pub enum SwarmError {
     /// The request itself is invalid; retrying it unchanged will fail again.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The request names something that does not exist (a round, a collection, …).
+    #[error("not found: {0}")]
+    NotFound(String),
     /// A failure inside the service that is not the caller's fault. The message is
     /// for logs; HTTP answers carry a generic text.
     #[error("internal error: {0}")]
@@ -52,6 +55,7 @@ impl SwarmError {
             Self::WorkerCrashed => "worker_crashed",
             Self::Unavailable(_) => "unavailable",
             Self::InvalidRequest(_) => "invalid_request",
+            Self::NotFound(_) => "not_found",
             Self::Internal(_) => "internal",
         }
     }
@@ -73,6 +77,9 @@ pub enum ServiceError {
     /// The request is invalid for this service.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The request names something that does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// The service failed for a reason that is not the caller's fault.
     #[error("{0}")]
     Internal(String),
@@ -82,6 +89,7 @@ impl From<ServiceError> for SwarmError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::InvalidRequest(m) => Self::InvalidRequest(m),
+            ServiceError::NotFound(m) => Self::NotFound(m),
             ServiceError::Internal(m) => Self::Internal(m),
         }
     }

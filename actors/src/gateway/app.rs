@@ -17,6 +17,7 @@ use super::config::GatewayConfig;
 use super::error::ApiError;
 use super::routes;
 use crate::echo::Echo;
+use crate::fl::FlService;
 use crate::nash::NashService;
 
 /// What every handler can reach.
@@ -27,6 +28,7 @@ pub struct GatewayState {
     pub(crate) keys: Arc<ApiKeys>,
     pub(crate) echo: Option<Client<Echo>>,
     pub(crate) nash: Option<Client<NashService>>,
+    pub(crate) fl: Option<Client<FlService>>,
 }
 
 impl GatewayState {
@@ -38,7 +40,11 @@ impl GatewayState {
         let nash = swarm
             .service_of_type("nash")
             .and_then(|name| swarm.client::<NashService>(name).ok());
+        let fl = swarm
+            .service_of_type("fl")
+            .and_then(|name| swarm.client::<FlService>(name).ok());
         Self {
+            fl,
             nash,
             swarm,
             config: Arc::new(config),
@@ -51,10 +57,17 @@ impl GatewayState {
 /// The gateway's router; tests call it without a socket.
 pub fn app(state: GatewayState) -> Router {
     let body_limit = usize::try_from(state.config.body_limit).unwrap_or(usize::MAX);
+    let upload_limit = usize::try_from(state.config.upload_limit).unwrap_or(usize::MAX);
     let protected = Router::new()
         .route("/metrics", get(routes::metrics))
         .route("/v1/echo", post(routes::echo))
         .route("/v1/nash/solve", post(routes::nash_solve))
+        .route("/v1/fl/rounds", post(routes::fl_open))
+        .route("/v1/fl/rounds/{id}", get(routes::fl_get))
+        .route(
+            "/v1/fl/rounds/{id}/updates",
+            post(routes::fl_submit).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/health", get(routes::health))

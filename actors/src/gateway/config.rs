@@ -22,6 +22,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body, in bytes.
     pub body_limit: u64,
+    /// Largest accepted model upload (FL updates), in bytes.
+    pub upload_limit: u64,
     /// Deadline for a request through the gateway, unless the client sends a shorter
     /// `x-swarm-timeout-ms`.
     pub request_timeout: Duration,
@@ -37,6 +39,7 @@ impl GatewayConfig {
         Self {
             listen,
             body_limit: 1 << 20,
+            upload_limit: 64 << 20,
             request_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(1),
             auth: AuthConfig::default(),
@@ -47,6 +50,7 @@ impl GatewayConfig {
     pub(crate) fn read(s: &Section<'_>) -> Option<Self> {
         let listen: Option<SocketAddr> = s.required("listen");
         let body_limit = s.or("body_limit", ByteSize(1 << 20)).0;
+        let upload_limit = s.or("upload_limit", ByteSize(64 << 20)).0;
         let request_timeout = s.or("request_timeout", Duration::from_secs(30));
         let health_timeout = s.or("health_timeout", Duration::from_secs(1));
         let auth = s.section("auth");
@@ -62,6 +66,7 @@ impl GatewayConfig {
         Some(Self {
             listen: listen?,
             body_limit,
+            upload_limit,
             request_timeout,
             health_timeout,
             auth: AuthConfig {

@@ -47,6 +47,7 @@ impl ApiError {
                     SwarmError::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
                     SwarmError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     SwarmError::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    SwarmError::NotFound(_) => StatusCode::NOT_FOUND,
                     SwarmError::WorkerCrashed | SwarmError::Internal(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }

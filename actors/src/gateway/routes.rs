@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -14,6 +15,8 @@ use swarm_runtime::{CallOptions, SwarmError, telemetry};
 use super::app::GatewayState;
 use super::error::ApiError;
 use crate::echo::{EchoRequest, EchoResponse};
+use crate::fl::api::{OpenBody, UpdateBody, update_from_bytes};
+use crate::fl::{FlRequest, RoundView};
 use crate::nash::api::SolveBody;
 use crate::nash::core::Solution;
 
@@ -103,6 +106,114 @@ pub(crate) async fn nash_solve(
     let request = body.into_request().map_err(SwarmError::InvalidRequest)?;
     let options = call_options(&state, &headers)?;
     Ok(Json(client.call_with(request, options).await?))
+}
+
+fn unavailable(service: &str) -> ApiError {
+    ApiError::Swarm(SwarmError::Unavailable(format!(
+        "no {service} service in this swarm"
+    )))
+}
+
+/// `POST /v1/fl/rounds`: 201 with the new round.
+pub(crate) async fn fl_open(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<OpenBody>,
+) -> Result<(StatusCode, Json<RoundView>), ApiError> {
+    let client = state.fl.as_ref().ok_or_else(|| unavailable("fl"))?;
+    let open = body.into_request().map_err(SwarmError::InvalidRequest)?;
+    let options = call_options(&state, &headers)?;
+    let view = client
+        .call_with(FlRequest::Open(Box::new(open)), options)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /v1/fl/rounds/{id}`.
+pub(crate) async fn fl_get(
+    State(state): State<GatewayState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<RoundView>, ApiError> {
+    let client = state.fl.as_ref().ok_or_else(|| unavailable("fl"))?;
+    let options = call_options(&state, &headers)?;
+    Ok(Json(
+        client
+            .call_with(FlRequest::Get { round: id }, options)
+            .await?,
+    ))
+}
+
+/// `POST /v1/fl/rounds/{id}/updates`: JSON, or raw little-endian float32.
+pub(crate) async fn fl_submit(
+    State(state): State<GatewayState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let client = state.fl.as_ref().ok_or_else(|| unavailable("fl"))?;
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.config.upload_limit)
+        } else {
+            ApiError::BadRequest {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_body",
+                message: r.body_text(),
+            }
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let update = if content_type.starts_with("application/octet-stream") {
+        let header_text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        update_from_bytes(
+            header_text("x-fl-client"),
+            header_text("x-fl-num-examples"),
+            &body,
+        )
+        .map_err(SwarmError::InvalidRequest)?
+    } else if content_type.starts_with("application/json") {
+        let parsed: UpdateBody =
+            serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+                status: if e.is_data() {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                code: if e.is_data() {
+                    "invalid_request"
+                } else {
+                    "invalid_json"
+                },
+                message: e.to_string(),
+            })?;
+        parsed.into_update().map_err(SwarmError::InvalidRequest)?
+    } else {
+        return Err(ApiError::BadRequest {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: "send application/json or application/octet-stream (little-endian float32)"
+                .into(),
+        });
+    };
+    let options = call_options(&state, &headers)?;
+    let view = client
+        .call_with(FlRequest::Submit { round: id, update }, options)
+        .await?;
+    Ok(Json(serde_json::json!({
+        "accepted": true,
+        "received": view.participants.len(),
+        "needed": view.min_clients,
+        "status": view.status,
+    })))
 }
 
 /// `GET /health`: 200 when every service is healthy, else 503 with per-service detail.

@@ -27,6 +27,7 @@ pub struct FedOptParams {
 #[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Strategy {
     /// Σ nᵢwᵢ / Σ nᵢ.
+    #[serde(rename = "fedavg")]
     FedAvg,
     /// FedAvg plus server momentum (Flower: `server_learning_rate` 1.0, `server_momentum` 0.0).
     #[serde(rename = "fedavgm")]

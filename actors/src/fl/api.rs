@@ -1,0 +1,113 @@
+//! HTTP bodies of the FL routes: opening a round, and updates as JSON or as raw
+//! little-endian float32 (`application/octet-stream`, with `x-fl-client` and
+//! `x-fl-num-examples` headers) for large models.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::core::{Strategy, Update};
+use super::service::OpenRound;
+
+/// `POST /v1/fl/rounds`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    /// `{"name": "fedavg", …}`.
+    pub strategy: Strategy,
+    /// Updates needed to close the round.
+    pub min_clients: usize,
+    /// Milliseconds until the round stops accepting (default 60,000).
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Model size, if known.
+    #[serde(default)]
+    pub dimension: Option<usize>,
+    /// The global model before the round.
+    #[serde(default)]
+    pub current: Option<Vec<f32>>,
+    /// Continue from a closed round.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+fn default_deadline_ms() -> u64 {
+    60_000
+}
+
+/// The longest a round may stay open.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+
+impl OpenBody {
+    /// Validates into a request.
+    pub fn into_request(self) -> Result<OpenRound, String> {
+        let deadline = Duration::from_millis(self.deadline_ms);
+        if deadline.is_zero() || deadline > MAX_DEADLINE {
+            return Err("deadline_ms must be between 1 and 86,400,000".into());
+        }
+        Ok(OpenRound {
+            strategy: self.strategy,
+            min_clients: self.min_clients,
+            deadline,
+            dimension: self.dimension,
+            current: self.current,
+            after: self.after,
+        })
+    }
+}
+
+/// `POST /v1/fl/rounds/{id}/updates` as JSON.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    /// The submitting client's id.
+    pub client: String,
+    /// Training examples behind the update.
+    pub num_examples: u64,
+    /// Model parameters.
+    pub weights: Vec<f32>,
+}
+
+fn check_client(client: &str) -> Result<(), String> {
+    if client.is_empty() || client.len() > 256 {
+        return Err("client must be 1 to 256 characters".into());
+    }
+    Ok(())
+}
+
+impl UpdateBody {
+    /// Validates into an update (the weights move, no copy).
+    pub fn into_update(self) -> Result<Update, String> {
+        check_client(&self.client)?;
+        Ok(Update {
+            client: self.client,
+            weights: Arc::from(self.weights),
+            num_examples: self.num_examples,
+        })
+    }
+}
+
+/// An update from raw little-endian float32 bytes: one copy, bytes → floats.
+pub fn update_from_bytes(client: &str, num_examples: &str, bytes: &[u8]) -> Result<Update, String> {
+    check_client(client)?;
+    let num_examples: u64 = num_examples
+        .trim()
+        .parse()
+        .map_err(|_| "x-fl-num-examples must be a whole number".to_string())?;
+    if bytes.len() % 4 != 0 {
+        return Err(format!(
+            "body has {} bytes, not a whole number of float32 values",
+            bytes.len()
+        ));
+    }
+    let weights: Arc<[f32]> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok(Update {
+        client: client.to_string(),
+        weights,
+        num_examples,
+    })
+}
