@@ -3,6 +3,7 @@
 //! [`registry()`] returns a [`swarm_runtime::Registry`] with every built-in service type
 //! and the `gateway` section, ready for [`swarm_runtime::SwarmConfig::from_file`].
 
+pub mod consensus;
 pub mod echo;
 pub mod fl;
 pub mod gateway;
