@@ -80,6 +80,9 @@ pub enum ServiceError {
     /// The request names something that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The service could not finish in time (the message is logged).
+    #[error("{0}")]
+    Timeout(String),
     /// The service failed for a reason that is not the caller's fault.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +93,10 @@ impl From<ServiceError> for SwarmError {
         match e {
             ServiceError::InvalidRequest(m) => Self::InvalidRequest(m),
             ServiceError::NotFound(m) => Self::NotFound(m),
+            ServiceError::Timeout(m) => {
+                tracing::warn!(reason = %m, "service timed out");
+                Self::DeadlineExceeded
+            }
             ServiceError::Internal(m) => Self::Internal(m),
         }
     }

@@ -16,6 +16,7 @@ use super::auth::ApiKeys;
 use super::config::GatewayConfig;
 use super::error::ApiError;
 use super::routes;
+use crate::consensus::ConsensusService;
 use crate::echo::Echo;
 use crate::fl::FlService;
 use crate::nash::NashService;
@@ -29,6 +30,7 @@ pub struct GatewayState {
     pub(crate) echo: Option<Client<Echo>>,
     pub(crate) nash: Option<Client<NashService>>,
     pub(crate) fl: Option<Client<FlService>>,
+    pub(crate) consensus: Option<Client<ConsensusService>>,
 }
 
 impl GatewayState {
@@ -43,7 +45,11 @@ impl GatewayState {
         let fl = swarm
             .service_of_type("fl")
             .and_then(|name| swarm.client::<FlService>(name).ok());
+        let consensus = swarm
+            .service_of_type("consensus")
+            .and_then(|name| swarm.client::<ConsensusService>(name).ok());
         Self {
+            consensus,
             fl,
             nash,
             swarm,
@@ -62,6 +68,9 @@ pub fn app(state: GatewayState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/v1/echo", post(routes::echo))
         .route("/v1/nash/solve", post(routes::nash_solve))
+        .route("/v1/consensus/proposals", post(routes::consensus_propose))
+        .route("/v1/consensus/voters", get(routes::consensus_voters))
+        .route("/v1/consensus/verify", post(routes::consensus_verify))
         .route("/v1/fl/rounds", post(routes::fl_open))
         .route("/v1/fl/rounds/{id}", get(routes::fl_get))
         .route(

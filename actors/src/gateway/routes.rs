@@ -14,6 +14,8 @@ use swarm_runtime::{CallOptions, SwarmError, telemetry};
 
 use super::app::GatewayState;
 use super::error::ApiError;
+use crate::consensus::api::{ProposeBody, VerifyBody};
+use crate::consensus::{ConsensusRequest, ConsensusResponse};
 use crate::echo::{EchoRequest, EchoResponse};
 use crate::fl::api::{OpenBody, UpdateBody, update_from_bytes};
 use crate::fl::{FlRequest, RoundView};
@@ -214,6 +216,50 @@ pub(crate) async fn fl_submit(
         "needed": view.min_clients,
         "status": view.status,
     })))
+}
+
+async fn consensus_call(
+    state: &GatewayState,
+    headers: &HeaderMap,
+    req: ConsensusRequest,
+) -> Result<Json<ConsensusResponse>, ApiError> {
+    let client = state
+        .consensus
+        .as_ref()
+        .ok_or_else(|| unavailable("consensus"))?;
+    let options = call_options(state, headers)?;
+    Ok(Json(client.call_with(req, options).await?))
+}
+
+/// `POST /v1/consensus/proposals`: the decision and certificate, or 504.
+pub(crate) async fn consensus_propose(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<ProposeBody>,
+) -> Result<Json<ConsensusResponse>, ApiError> {
+    consensus_call(&state, &headers, body.into_request()).await
+}
+
+/// `GET /v1/consensus/voters`: the voters' public keys.
+pub(crate) async fn consensus_voters(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+) -> Result<Json<ConsensusResponse>, ApiError> {
+    consensus_call(&state, &headers, ConsensusRequest::Voters).await
+}
+
+/// `POST /v1/consensus/verify`: checks a certificate.
+pub(crate) async fn consensus_verify(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<VerifyBody>,
+) -> Result<Json<ConsensusResponse>, ApiError> {
+    consensus_call(
+        &state,
+        &headers,
+        ConsensusRequest::Verify(Box::new(body.certificate)),
+    )
+    .await
 }
 
 /// `GET /health`: 200 when every service is healthy, else 503 with per-service detail.

@@ -74,11 +74,23 @@ pub struct Collected {
     pub evidence: Vec<Evidence>,
 }
 
-/// Collects votes for one swarm's proposals, in order of slots.
+/// Collects votes for one swarm's proposals, in order of slots. Votes for the current
+/// slot may arrive over several calls; the certificate is returned by the call whose
+/// votes complete the quorum.
 pub struct VoteCollector {
     set: Arc<VoterSet>,
     /// Per voter: the last slot it voted in, and that vote.
     last: HashMap<u32, SignedVote>,
+    /// The slot being collected: counted votes and equivocators.
+    current: Option<SlotTally>,
+}
+
+struct SlotTally {
+    digest: [u8; 32],
+    slot: (u64, u64),
+    counted: HashMap<u32, SignedVote>,
+    equivocators: std::collections::HashSet<u32>,
+    decided: bool,
 }
 
 fn slot(v: &SignedVote) -> (u64, u64) {
@@ -91,6 +103,7 @@ impl VoteCollector {
         Self {
             set,
             last: HashMap::new(),
+            current: None,
         }
     }
 
@@ -122,14 +135,31 @@ impl VoteCollector {
             .map(|v| (v.message(), v.signature, v.voter))
             .collect();
         let valid = self.set.verify_all(&items);
-        let mut counted: HashMap<u32, SignedVote> = HashMap::new();
-        let mut equivocators = std::collections::HashSet::new();
+        let key = (proposal.view, proposal.sequence);
+        let digest = proposal.digest();
+        let fresh = self
+            .current
+            .as_ref()
+            .is_none_or(|t| t.slot != key || t.digest != digest);
+        if fresh {
+            self.current = Some(SlotTally {
+                digest,
+                slot: key,
+                counted: HashMap::new(),
+                equivocators: std::collections::HashSet::new(),
+                decided: false,
+            });
+        }
+        let Some(tally) = self.current.as_mut() else {
+            return out;
+        };
         for (v, ok) in candidates.into_iter().zip(valid) {
             if !ok {
                 out.refused.push(VoteError::BadSignature { voter: v.voter });
                 continue;
             }
-            let previous = counted
+            let previous = tally
+                .counted
                 .get(&v.voter)
                 .or_else(|| self.last.get(&v.voter).filter(|l| slot(l) == slot(&v)));
             match previous {
@@ -138,7 +168,7 @@ impl VoteCollector {
                 }
                 Some(p) => {
                     out.refused.push(VoteError::Equivocation { voter: v.voter });
-                    equivocators.insert(v.voter);
+                    tally.equivocators.insert(v.voter);
                     if let (Some(a), Some(b)) = (
                         Certificate::from_votes(std::slice::from_ref(p)),
                         Certificate::from_votes(std::slice::from_ref(&v)),
@@ -153,19 +183,20 @@ impl VoteCollector {
                     out.refused.push(VoteError::Stale { voter: v.voter });
                 }
                 None => {
-                    counted.insert(v.voter, v);
+                    self.last.insert(v.voter, v.clone());
+                    tally.counted.insert(v.voter, v);
                 }
             }
         }
-        for (voter, v) in &counted {
-            self.last.insert(*voter, v.clone());
+        if tally.decided {
+            return out;
         }
-        let digest = proposal.digest();
         for phase in [Phase::Commit, Phase::Reject] {
-            let mut matching: Vec<SignedVote> = counted
+            let mut matching: Vec<SignedVote> = tally
+                .counted
                 .values()
                 .filter(|v| {
-                    v.phase == phase && v.digest == digest && !equivocators.contains(&v.voter)
+                    v.phase == phase && v.digest == digest && !tally.equivocators.contains(&v.voter)
                 })
                 .cloned()
                 .collect();
@@ -173,6 +204,7 @@ impl VoteCollector {
                 matching.sort_by_key(|v| v.voter);
                 matching.truncate(self.set.quorum());
                 out.certificate = Certificate::from_votes(&matching);
+                tally.decided = true;
                 break;
             }
         }
