@@ -75,3 +75,17 @@ pub fn random_matrix(m: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
         })
         .collect()
 }
+
+/// Deterministic FL updates: client k, parameter i = ((i·31 + k·17) mod 1001) / 1000,
+/// the same formula `peers/fl_compare.py` uses, so both sides aggregate identical data.
+pub fn fl_updates(clients: usize, dim: usize) -> Vec<swarm_actors::fl::core::Update> {
+    (0..clients)
+        .map(|k| swarm_actors::fl::core::Update {
+            client: format!("c{k}"),
+            weights: (0..dim)
+                .map(|i| ((i * 31 + k * 17) % 1001) as f32 / 1000.0)
+                .collect(),
+            num_examples: 1 + (k as u64 % 7),
+        })
+        .collect()
+}
