@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= config/swarm.yaml
 
-.PHONY: run test build lint fmt bench bench-gateway tools
+.PHONY: run test build lint fmt bench bench-gateway bench-peers tools
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run:
@@ -30,6 +30,15 @@ tools:
 ## Criterion benchmarks (in-process queue, envelope and tracing overhead).
 bench:
 	$(CARGO) bench -p swarm-benches
+
+## Python peers side by side (nashpy, Flower): installs them with pip, then compares.
+bench-peers:
+	python3 -m pip install -q nashpy flwr
+	$(CARGO) build --release -p swarm-benches --bin nash-compare --bin fl-compare
+	./target/release/nash-compare > target/nash-compare.json
+	python3 benches/peers/nash_compare.py target/nash-compare.json
+	./target/release/fl-compare > target/fl-compare.json
+	python3 benches/peers/fl_compare.py target/fl-compare.json
 
 ## The gateway under load from wrk, beside a bare axum handler, in one run.
 bench-gateway: tools

@@ -135,6 +135,31 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        // Last, because a global subscriber cannot be removed: the same 1-worker queue
+        // with every span recorded by the OpenTelemetry layer (sampled, not exported).
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        tracing::subscriber::set_global_default(subscriber)?;
+        let (_, pool) = &pools[0];
+        for callers in [1usize, 4, 16] {
+            let client = pool.client();
+            let call = move |v| {
+                let c = client.clone();
+                async move { c.call(v).await.unwrap_or(u64::MAX) }
+            };
+            measure(requests / 10, callers, call.clone()).await;
+            let (s, e) = measure(requests, callers, call).await;
+            row(
+                "swarm queue, 1 worker, spans recorded (OTel)",
+                callers,
+                &s,
+                e,
+                None,
+            );
+        }
         Ok(())
     })
 }
