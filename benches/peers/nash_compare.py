@@ -5,6 +5,7 @@ equilibria, and prints medians and ratios (ours measured in the same run, just b
     python3 benches/peers/nash_compare.py /tmp/nash.json
 """
 import json
+import signal
 import statistics
 import warnings
 import sys
@@ -51,8 +52,8 @@ def main(path):
     cases = json.load(open(path))
     print(f"nashpy {nashpy.__version__}, numpy {np.__version__}")
     print("support enumeration: nashpy with tol=1e-9 (its default 1e-16 misses equilibria of these games)")
-    print("| method | size | ours (median) | nashpy (median) | speed-up | same equilibria | nashpy's answers valid |")
-    print("|---|---|---|---|---|---|---|")
+    print("| method | size | ours (median) | nashpy (median) | speed-up | equilibria ours / nashpy | same | nashpy's valid |")
+    print("|---|---|---|---|---|---|---|---|")
     for c in cases:
         A, B = np.array(c["row"]), np.array(c["col"])
         game = nashpy.Game(A, B)
@@ -60,13 +61,21 @@ def main(path):
             fn, runs = (lambda: list(game.support_enumeration(tol=1e-9))), 3
         else:
             fn, runs = (lambda: [game.lemke_howson(initial_dropped_label=0)]), 20
-        median, eqs, n = timed(fn, runs)
+        signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError()))
+        signal.alarm(120)
+        try:
+            median, eqs, n = timed(fn, runs)
+        except TimeoutError:
+            print(f"| {c['method']} | {c['size']}×{c['size']} | {c['ours_seconds'] * 1e3:.3f} ms | did not finish in 120 s | — | {len(c['equilibria'])} / — | — | — |")
+            continue
+        finally:
+            signal.alarm(0)
         ours = c["ours_seconds"]
         valid = all(is_equilibrium(A, B, x, y) for x, y in eqs)
         ours_valid = all(is_equilibrium(A, B, e["row"], e["col"]) for e in c["equilibria"])
         assert ours_valid, "our equilibria must verify"
         print(f"| {c['method']} | {c['size']}×{c['size']} | {ours * 1e3:.3f} ms | {median * 1e3:.1f} ms ({n} runs) "
-              f"| {median / ours:.0f}× | {same(c['equilibria'], eqs)} | {valid} |")
+              f"| {median / ours:.0f}× | {len(c['equilibria'])} / {len(eqs)} | {same(c['equilibria'], eqs)} | {valid} |")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 //! beside merely reading the bytes once, and writes timings and result checksums as JSON
 //! for `peers/fl_compare.py`, which runs Flower's aggregation on identical arrays.
 //! `cargo run --release -p swarm-benches --bin fl-compare > fl.json`
+// A benchmark over generated, known-good inputs: a failure here is a bug to see at once.
+#![allow(clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

@@ -7,9 +7,12 @@ use nalgebra::{DMatrix, DVector};
 use super::budget::Budget;
 use super::game::{Equilibrium, Game, NashError};
 
-/// A tableau with one column per label plus the right-hand side, and its basis.
+/// A tableau with one column per label plus the right-hand side, and its basis. Stored
+/// row-major in one buffer: a pivot is row operations, done in place.
 struct Tableau {
-    t: DMatrix<f64>,
+    t: Vec<f64>,
+    width: usize,
+    rows: usize,
     basis: Vec<usize>,
     /// The labels of the initial (slack) basis, for the lexicographic tie-break.
     slack_labels: Vec<usize>,
@@ -20,63 +23,68 @@ impl Tableau {
     /// `slack_labels` for the identity's.
     fn new(m: &DMatrix<f64>, decision_labels: &[usize], slack_labels: &[usize]) -> Self {
         let (rows, labels) = (m.nrows(), decision_labels.len() + slack_labels.len());
-        let mut t = DMatrix::zeros(rows, labels + 1);
+        let width = labels + 1;
+        let mut t = vec![0.0; rows * width];
         for r in 0..rows {
             for (c, &l) in decision_labels.iter().enumerate() {
-                t[(r, l)] = m[(r, c)];
+                t[r * width + l] = m[(r, c)];
             }
-            t[(r, slack_labels[r])] = 1.0;
-            t[(r, labels)] = 1.0;
+            t[r * width + slack_labels[r]] = 1.0;
+            t[r * width + labels] = 1.0;
         }
         Self {
             t,
+            width,
+            rows,
             basis: slack_labels.to_vec(),
             slack_labels: slack_labels.to_vec(),
         }
+    }
+
+    fn at(&self, r: usize, c: usize) -> f64 {
+        self.t[r * self.width + c]
     }
 
     fn is_basic(&self, label: usize) -> bool {
         self.basis.contains(&label)
     }
 
-    /// Brings `entering` into the basis; returns the label that leaves.
-    fn pivot(&mut self, entering: usize) -> Result<usize, NashError> {
-        let rhs = self.t.ncols() - 1;
-        let key = |t: &DMatrix<f64>, r: usize, slacks: &[usize]| -> Vec<f64> {
-            let p = t[(r, entering)];
-            std::iter::once(t[(r, rhs)] / p)
-                .chain(slacks.iter().map(|&s| t[(r, s)] / p))
-                .collect()
-        };
-        let mut best: Option<(usize, Vec<f64>)> = None;
-        for r in 0..self.t.nrows() {
-            if self.t[(r, entering)] <= 1e-12 {
-                continue;
-            }
-            let k = key(&self.t, r, &self.slack_labels);
-            let smaller = match &best {
-                None => true,
-                Some((_, b)) => k
-                    .iter()
-                    .zip(b)
-                    .find(|(x, y)| (*x - *y).abs() > 1e-12)
-                    .is_some_and(|(x, y)| x < y),
-            };
-            if smaller {
-                best = Some((r, k));
+    /// True when row `a` is lexicographically smaller than row `b` in the ratio test:
+    /// (rhs, slack columns…) each divided by the pivot-column entry.
+    fn lex_less(&self, a: usize, b: usize, entering: usize) -> bool {
+        let rhs = self.width - 1;
+        let (pa, pb) = (self.at(a, entering), self.at(b, entering));
+        for c in std::iter::once(rhs).chain(self.slack_labels.iter().copied()) {
+            let (x, y) = (self.at(a, c) / pa, self.at(b, c) / pb);
+            if (x - y).abs() > 1e-12 {
+                return x < y;
             }
         }
-        let (row, _) = best
+        false
+    }
+
+    /// Brings `entering` into the basis; returns the label that leaves.
+    fn pivot(&mut self, entering: usize) -> Result<usize, NashError> {
+        let mut best: Option<usize> = None;
+        for r in 0..self.rows {
+            if self.at(r, entering) > 1e-12 && best.is_none_or(|b| self.lex_less(r, b, entering)) {
+                best = Some(r);
+            }
+        }
+        let row = best
             .ok_or_else(|| NashError::Unsuitable("Lemke–Howson found an unbounded ray".into()))?;
-        let p = self.t[(row, entering)];
-        let pivot_row = self.t.row(row) / p;
-        self.t.set_row(row, &pivot_row);
-        for r in 0..self.t.nrows() {
-            if r != row {
-                let f = self.t[(r, entering)];
-                if f != 0.0 {
-                    let updated = self.t.row(r) - &pivot_row * f;
-                    self.t.set_row(r, &updated);
+        let w = self.width;
+        let p = self.at(row, entering);
+        for v in &mut self.t[row * w..(row + 1) * w] {
+            *v /= p;
+        }
+        let (before, rest) = self.t.split_at_mut(row * w);
+        let (pivot_row, after) = rest.split_at_mut(w);
+        for other in before.chunks_exact_mut(w).chain(after.chunks_exact_mut(w)) {
+            let f = other[entering];
+            if f != 0.0 {
+                for (o, p) in other.iter_mut().zip(pivot_row.iter()) {
+                    *o -= f * p;
                 }
             }
         }
@@ -85,11 +93,11 @@ impl Tableau {
 
     /// The values of the basic decision variables with `labels`, normalised.
     fn strategy(&self, labels: std::ops::Range<usize>) -> DVector<f64> {
-        let rhs = self.t.ncols() - 1;
+        let rhs = self.width - 1;
         let mut s = DVector::zeros(labels.len());
         for (r, &l) in self.basis.iter().enumerate() {
             if labels.contains(&l) {
-                s[l - labels.start] = self.t[(r, rhs)] / self.t[(r, l)];
+                s[l - labels.start] = self.at(r, rhs) / self.at(r, l);
             }
         }
         let total = s.sum();
@@ -132,8 +140,8 @@ pub fn lemke_howson(
         let tableau = if on_row { &mut row_t } else { &mut col_t };
         let left = tableau.pivot(entering)?;
         on_row = !on_row;
-        let complete = (0..m + n).all(|l| !row_t.is_basic(l) || !col_t.is_basic(l));
-        if complete {
+        // The path ends when the dropped label leaves a basis: every label is present again.
+        if left == initial_label {
             break;
         }
         entering = left;
