@@ -8,6 +8,7 @@
 //! Embed a swarm: build a [`Registry`] of service types, load a [`SwarmConfig`] from YAML
 //! and [`Swarm::start`] it; get clients with [`Swarm::client`]; [`Swarm::shutdown`] drains.
 
+pub mod batcher;
 pub mod client;
 pub mod config;
 pub mod envelope;
@@ -20,6 +21,7 @@ pub mod supervision;
 pub mod telemetry;
 pub mod topology;
 
+pub use batcher::{BatchPolicy, BatchService, Batcher};
 pub use client::{CallOptions, Client};
 pub use config::{ConfigError, ConfigErrors, SwarmConfig};
 pub use envelope::{Priority, Reply, RequestId};
