@@ -85,6 +85,33 @@ fn flower_published_values() {
 }
 
 #[test]
+fn flower_fedavgm_test_two_rounds_near_one_learning_rate_near_zero_momentum() {
+    // Flower's fedavgm_test: initial zeros; both clients send [[1,2,3],[4,5,6]] and
+    // [7,8,9,10] (1 and 2 examples); lr 1 + 1e-9, momentum 1e-9; after rounds 1 and 2
+    // the model equals the clients' weights (to 7 decimals).
+    let w: Vec<f32> = (1..=10).map(|v| v as f32).collect();
+    let strategy = Strategy::FedAvgM {
+        server_learning_rate: 1.0 + 1e-9,
+        server_momentum: 1e-9,
+    };
+    let mut state = ServerState {
+        current: Some(vec![0.0; 10]),
+        ..ServerState::default()
+    };
+    for _round in 1..=2 {
+        let mut round = Round::open(strategy.clone(), 2, later(), None, state).unwrap();
+        round.submit(update("0", &w, 1), Instant::now()).unwrap();
+        round.submit(update("1", &w, 2), Instant::now()).unwrap();
+        state = round.continuation().unwrap();
+    }
+    let model = state.current.unwrap();
+    assert!(
+        model.iter().zip(&w).all(|(a, b)| (a - b).abs() < 1e-6),
+        "{model:?}"
+    );
+}
+
+#[test]
 fn fedavg_weights_by_examples_and_streams() {
     let mut round =
         Round::open(Strategy::FedAvg, 2, later(), None, ServerState::default()).unwrap();
