@@ -46,6 +46,23 @@ fn finish(
     }
 }
 
+/// Iterations between convergence (and deadline) checks.
+const CHECK_EVERY: usize = 256;
+
+/// Checks the deadline, then whether the averages `sx/t`, `sy/t` are within `epsilon`.
+fn reached(
+    game: &Game,
+    sx: &DVector<f64>,
+    sy: &DVector<f64>,
+    t: usize,
+    epsilon: f64,
+    budget: &Budget,
+) -> Result<bool, NashError> {
+    budget.check()?;
+    let (gx, gy) = game.deviation_gains(&(sx / t as f64), &(sy / t as f64));
+    Ok(gx.max(gy) <= epsilon)
+}
+
 fn validate(options: &Options) -> Result<(), NashError> {
     if options.iterations == 0 || options.iterations > 100_000_000 {
         return Err(NashError::InvalidGame(
@@ -80,13 +97,8 @@ pub fn regret_matching(
         sx += &x;
         sy += &y;
         t += 1;
-        if t % 256 == 0 {
-            budget.check()?;
-            let (ax, ay) = (&sx / t as f64, &sy / t as f64);
-            let (gx, gy) = game.deviation_gains(&ax, &ay);
-            if gx.max(gy) <= options.epsilon {
-                break;
-            }
+        if t % CHECK_EVERY == 0 && reached(game, &sx, &sy, t, options.epsilon, budget)? {
+            break;
         }
     }
     Ok(finish(
@@ -120,13 +132,8 @@ pub fn fictitious_play(
         ay += game.a.column(j);
         bx += game.b.row(i).transpose();
         t += 1;
-        if t % 256 == 0 {
-            budget.check()?;
-            let (fx, fy) = (&cx / t as f64, &cy / t as f64);
-            let (gx, gy) = game.deviation_gains(&fx, &fy);
-            if gx.max(gy) <= options.epsilon {
-                break;
-            }
+        if t % CHECK_EVERY == 0 && reached(game, &cx, &cy, t, options.epsilon, budget)? {
+            break;
         }
     }
     Ok(finish(
