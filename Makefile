@@ -2,12 +2,18 @@
 CARGO ?= cargo
 CONFIG ?= config/swarm.yaml
 
-.PHONY: run test build lint fmt bench bench-gateway bench-peers tools
+MODELS ?= models
+
+.PHONY: run test build lint fmt bench bench-gateway bench-peers tools models
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run:
 	$(CARGO) build --release -p swarm-actors --bin swarm
 	./target/release/swarm up --config $(CONFIG)
+
+## The embedded default models, fetched and verified into $(MODELS)/ (a no-op when present).
+models:
+	python3 scripts/fetch_models.py $(MODELS)
 
 ## Everything the tests need, then all tests.
 test:
