@@ -7,7 +7,7 @@ MODELS ?= models
 .PHONY: run test build lint fmt bench bench-gateway bench-peers tools models
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
-run:
+run: models
 	$(CARGO) build --release -p swarm-actors --bin swarm
 	./target/release/swarm up --config $(CONFIG)
 
@@ -16,7 +16,7 @@ models:
 	python3 scripts/fetch_models.py $(MODELS)
 
 ## Everything the tests need, then all tests.
-test:
+test: models
 	$(CARGO) test --workspace --all-targets
 
 build:

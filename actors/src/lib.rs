@@ -5,6 +5,7 @@
 
 pub mod consensus;
 pub mod echo;
+pub mod embed;
 pub mod fl;
 pub mod gateway;
 pub mod nash;

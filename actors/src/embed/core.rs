@@ -1,0 +1,160 @@
+//! all-MiniLM-L6-v2 in Rust: tokenise (truncate at the model's 256-token limit, pad to
+//! the batch's longest), run the BERT encoder with candle, mean-pool over the attention
+//! mask and L2-normalise — exactly as the model's sentence-transformers config says.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+/// Why the model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// A model file is missing or unreadable.
+    #[error("cannot load the embedding model from {path}: {reason} (fetch it with `make models`)")]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Tokenisation or the forward pass failed.
+    #[error("embedding failed: {0}")]
+    Run(String),
+}
+
+fn run_err(e: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Run(e.to_string())
+}
+
+/// A loaded sentence-embedding model.
+pub struct MiniLm {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    max_tokens: usize,
+    dimension: usize,
+}
+
+impl MiniLm {
+    /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and
+    /// `sentence_bert_config.json` from `dir`.
+    pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| EmbedError::Load {
+                path,
+                reason: e.to_string(),
+            })
+        };
+        let bad = |name: &str, e: &dyn std::fmt::Display| EmbedError::Load {
+            path: dir.join(name),
+            reason: e.to_string(),
+        };
+        let config: Config =
+            serde_json::from_slice(&read("config.json")?).map_err(|e| bad("config.json", &e))?;
+        let st: serde_json::Value = serde_json::from_slice(&read("sentence_bert_config.json")?)
+            .map_err(|e| bad("sentence_bert_config.json", &e))?;
+        let max_tokens = st["max_seq_length"].as_u64().unwrap_or(256) as usize;
+        let dimension = serde_json::from_slice::<serde_json::Value>(&read("config.json")?)
+            .ok()
+            .and_then(|c| c["hidden_size"].as_u64())
+            .unwrap_or(384) as usize;
+        let device = Device::Cpu;
+        let weights = read("model.safetensors")?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+            .map_err(|e| bad("model.safetensors", &e))?;
+        let model = BertModel::load(vb, &config).map_err(|e| bad("model.safetensors", &e))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| bad("tokenizer.json", &e))?;
+        // The shipped tokenizer pads every input to 128 and truncates at 128; the model's
+        // limit is 256 and batches should pad only to their longest member.
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| bad("tokenizer.json", &e))?;
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+            max_tokens,
+            dimension,
+        })
+    }
+
+    /// Length of the vectors.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// The model's token limit (longer texts are truncated).
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// Tokens `text` would use (after truncation), for batch budgets.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
+        let enc = self.tokenizer.encode(text, true).map_err(run_err)?;
+        Ok(enc.get_attention_mask().iter().filter(|m| **m == 1).count())
+    }
+
+    /// Unit-length embeddings of `texts`, in order.
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(run_err)?;
+        let seq = encodings.first().map_or(0, |e| e.get_ids().len());
+        let rows = encodings.len();
+        let flat = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| {
+            encodings.iter().flat_map(f).collect::<Vec<u32>>()
+        };
+        let ids = Tensor::from_vec(flat(&|e| e.get_ids().to_vec()), (rows, seq), &self.device)
+            .map_err(run_err)?;
+        let types = Tensor::from_vec(
+            flat(&|e| e.get_type_ids().to_vec()),
+            (rows, seq),
+            &self.device,
+        )
+        .map_err(run_err)?;
+        let mask = Tensor::from_vec(
+            flat(&|e| e.get_attention_mask().to_vec()),
+            (rows, seq),
+            &self.device,
+        )
+        .map_err(run_err)?;
+        let hidden = self
+            .model
+            .forward(&ids, &types, Some(&mask))
+            .map_err(run_err)?;
+        // Mean over the attention mask, then L2 normalisation.
+        let m = mask
+            .to_dtype(DType::F32)
+            .and_then(|m| m.unsqueeze(2))
+            .map_err(run_err)?;
+        let summed = hidden
+            .broadcast_mul(&m)
+            .and_then(|h| h.sum(1))
+            .map_err(run_err)?;
+        let counts = m.sum(1).map_err(run_err)?;
+        let mean = summed.broadcast_div(&counts).map_err(run_err)?;
+        let norm = mean
+            .sqr()
+            .and_then(|s| s.sum_keepdim(1))
+            .and_then(|s| s.sqrt())
+            .map_err(run_err)?;
+        let unit = mean.broadcast_div(&norm).map_err(run_err)?;
+        unit.to_vec2::<f32>().map_err(run_err)
+    }
+}
