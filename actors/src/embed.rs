@@ -1,4 +1,8 @@
-//! The embedding service's pieces: `core` runs all-MiniLM-L6-v2 with candle (pure: no
-//! actors, no HTTP).
+//! The embedding service: all-MiniLM-L6-v2 on candle (`core`, pure), behind the runtime's
+//! dynamic batcher (`service`), served OpenAI-compatible at `/v1/embeddings` (`api`).
 
+pub mod api;
 pub mod core;
+pub mod service;
+
+pub use service::EmbedService;

@@ -10,13 +10,14 @@ pub mod fl;
 pub mod gateway;
 pub mod nash;
 
-/// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`) and the `gateway` section.
+/// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`, `embed`) and the `gateway` section.
 pub fn registry() -> swarm_runtime::Registry {
     let mut registry = swarm_runtime::Registry::new();
     echo::register(&mut registry);
     nash::service::register(&mut registry);
     fl::service::register(&mut registry);
     consensus::service::register(&mut registry);
+    embed::service::register(&mut registry);
     gateway::register(&mut registry);
     registry
 }

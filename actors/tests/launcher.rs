@@ -81,6 +81,7 @@ fn graph_draws_services_queues_workers_and_supervisors() {
         text.contains("─ echo [echo] supervisor one_for_one")
             && text.contains("─ nash [nash]")
             && text.contains("─ fl [fl]")
+            && text.contains("─ embed [embed]")
             && text.contains("worker 1"),
         "{text}"
     );
@@ -93,6 +94,7 @@ fn up_serves_then_drains_in_flight_work_on_sigterm_and_exits_zero() {
         .arg(repo_file("config/swarm.yaml"))
         .env("SWARM_LISTEN", "127.0.0.1:0")
         .env("SWARM_LOG", "warn")
+        .env("SWARM_MODELS", repo_file("models"))
         .env_remove("SWARM_OTLP_ENDPOINT")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::routes;
 use crate::consensus::ConsensusService;
 use crate::echo::Echo;
+use crate::embed::EmbedService;
 use crate::fl::FlService;
 use crate::nash::NashService;
 
@@ -31,6 +32,7 @@ pub struct GatewayState {
     pub(crate) nash: Option<Client<NashService>>,
     pub(crate) fl: Option<Client<FlService>>,
     pub(crate) consensus: Option<Client<ConsensusService>>,
+    pub(crate) embed: Option<Client<EmbedService>>,
 }
 
 impl GatewayState {
@@ -48,7 +50,11 @@ impl GatewayState {
         let consensus = swarm
             .service_of_type("consensus")
             .and_then(|name| swarm.client::<ConsensusService>(name).ok());
+        let embed = swarm
+            .service_of_type("embed")
+            .and_then(|name| swarm.client::<EmbedService>(name).ok());
         Self {
+            embed,
             consensus,
             fl,
             nash,
@@ -68,6 +74,7 @@ pub fn app(state: GatewayState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/v1/echo", post(routes::echo))
         .route("/v1/nash/solve", post(routes::nash_solve))
+        .route("/v1/embeddings", post(routes::embeddings))
         .route("/v1/consensus/proposals", post(routes::consensus_propose))
         .route("/v1/consensus/voters", get(routes::consensus_voters))
         .route("/v1/consensus/verify", post(routes::consensus_verify))

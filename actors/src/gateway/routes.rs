@@ -17,6 +17,7 @@ use super::error::ApiError;
 use crate::consensus::api::{ProposeBody, VerifyBody};
 use crate::consensus::{ConsensusRequest, ConsensusResponse};
 use crate::echo::{EchoRequest, EchoResponse};
+use crate::embed::api::{EmbeddingsBody, response_body as embed_response};
 use crate::fl::api::{OpenBody, UpdateBody, update_from_bytes};
 use crate::fl::{FlRequest, RoundView};
 use crate::nash::api::SolveBody;
@@ -109,6 +110,9 @@ pub(crate) async fn nash_solve(
     let options = call_options(&state, &headers)?;
     Ok(Json(client.call_with(request, options).await?))
 }
+
+/// all-MiniLM-L6-v2's vector length.
+const EMBED_DIMENSION: usize = 384;
 
 fn unavailable(service: &str) -> ApiError {
     ApiError::Swarm(SwarmError::Unavailable(format!(
@@ -260,6 +264,21 @@ pub(crate) async fn consensus_verify(
         ConsensusRequest::Verify(Box::new(body.certificate)),
     )
     .await
+}
+
+/// `POST /v1/embeddings` (OpenAI-compatible).
+pub(crate) async fn embeddings(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<EmbeddingsBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let client = state.embed.as_ref().ok_or_else(|| unavailable("embed"))?;
+    let (request, encoding) = body
+        .into_request(EMBED_DIMENSION)
+        .map_err(SwarmError::InvalidRequest)?;
+    let options = call_options(&state, &headers)?;
+    let response = client.call_with(request, options).await?;
+    Ok(Json(embed_response(&response, encoding)))
 }
 
 /// `GET /health`: 200 when every service is healthy, else 503 with per-service detail.
