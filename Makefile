@@ -4,7 +4,7 @@ CONFIG ?= config/swarm.yaml
 
 MODELS ?= models
 
-.PHONY: run test build lint fmt bench bench-gateway bench-peers tools models
+.PHONY: run test test-deps build lint fmt bench bench-gateway bench-peers tools models
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: models
@@ -15,8 +15,12 @@ run: models
 models:
 	python3 scripts/fetch_models.py $(MODELS)
 
+## Python packages the tests drive (the official OpenAI client).
+test-deps:
+	python3 -m pip install --quiet --disable-pip-version-check openai
+
 ## Everything the tests need, then all tests.
-test: models
+test: models test-deps
 	$(CARGO) test --workspace --all-targets
 
 build:
