@@ -108,13 +108,25 @@ impl MiniLm {
 
     /// Unit-length embeddings of `texts`, in order.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_counted(texts).map(|(v, _)| v)
+    }
+
+    /// Embeddings and each text's token count (after truncation), from one tokenisation.
+    pub fn embed_counted(
+        &self,
+        texts: &[String],
+    ) -> Result<(Vec<Vec<f32>>, Vec<usize>), EmbedError> {
         if texts.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(run_err)?;
+        let token_counts: Vec<usize> = encodings
+            .iter()
+            .map(|e| e.get_attention_mask().iter().filter(|m| **m == 1).count())
+            .collect();
         let seq = encodings.first().map_or(0, |e| e.get_ids().len());
         let rows = encodings.len();
         let flat = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| {
@@ -155,6 +167,6 @@ impl MiniLm {
             .and_then(|s| s.sqrt())
             .map_err(run_err)?;
         let unit = mean.broadcast_div(&norm).map_err(run_err)?;
-        unit.to_vec2::<f32>().map_err(run_err)
+        Ok((unit.to_vec2::<f32>().map_err(run_err)?, token_counts))
     }
 }

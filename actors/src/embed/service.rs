@@ -47,13 +47,9 @@ impl BatchService for ModelBatches {
     async fn run(&self, texts: Vec<String>) -> Result<Vec<(Vec<f32>, usize)>, ServiceError> {
         let model = self.model.clone();
         tokio::task::spawn_blocking(move || {
-            let counts: Vec<usize> = texts
-                .iter()
-                .map(|t| model.count_tokens(t).unwrap_or(0))
-                .collect();
             model
-                .embed(&texts)
-                .map(|vs| vs.into_iter().zip(counts).collect())
+                .embed_counted(&texts)
+                .map(|(vs, counts)| vs.into_iter().zip(counts).collect())
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("embedding task failed: {e}")))?

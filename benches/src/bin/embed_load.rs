@@ -13,12 +13,22 @@ use swarm_benches::quantile;
 use swarm_runtime::{Client, Swarm, SwarmConfig};
 
 fn sentence(i: usize) -> String {
-    const WORDS: [&str; 12] = ["agent", "swarm", "queue", "model", "vector", "round", "proof", "actor", "batch", "trace", "voter", "game"];
+    const WORDS: [&str; 12] = [
+        "agent", "swarm", "queue", "model", "vector", "round", "proof", "actor", "batch", "trace",
+        "voter", "game",
+    ];
     let len = 6 + i % 14;
-    (0..len).map(|k| WORDS[(i * 7 + k * 5) % WORDS.len()]).collect::<Vec<_>>().join(" ")
+    (0..len)
+        .map(|k| WORDS[(i * 7 + k * 5) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-async fn run(client: &Client<EmbedService>, concurrency: usize, seconds: f64) -> (f64, Duration, Duration, usize) {
+async fn run(
+    client: &Client<EmbedService>,
+    concurrency: usize,
+    seconds: f64,
+) -> (f64, Duration, Duration, usize) {
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..concurrency)
         .map(|c| {
@@ -28,7 +38,13 @@ async fn run(client: &Client<EmbedService>, concurrency: usize, seconds: f64) ->
                 let mut i = c;
                 while Instant::now() < until {
                     let t = Instant::now();
-                    if client.call(EmbedRequest { inputs: vec![sentence(i)] }).await.is_ok() {
+                    if client
+                        .call(EmbedRequest {
+                            inputs: vec![sentence(i)],
+                        })
+                        .await
+                        .is_ok()
+                    {
                         lat.push(t.elapsed());
                     }
                     i += concurrency;
@@ -44,13 +60,24 @@ async fn run(client: &Client<EmbedService>, concurrency: usize, seconds: f64) ->
     }
     let elapsed = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    (all.len() as f64 / elapsed, quantile(&all, 0.5), quantile(&all, 0.99), all.len())
+    (
+        all.len() as f64 / elapsed,
+        quantile(&all, 0.5),
+        quantile(&all, 0.99),
+        all.len(),
+    )
 }
 
 fn main() -> anyhow::Result<()> {
-    let seconds: f64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(8.0);
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(8.0);
     let models = std::env::var("SWARM_MODELS").unwrap_or_else(|_| "models".into());
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let yaml = format!(
             "services:\n  batched:\n    type: embed\n    workers: 160\n    params:\n      model_dir: {models}/all-MiniLM-L6-v2\n      batch: {{ max_batch_size: 32, max_wait: 5ms, max_batch_tokens: 8192, max_concurrent_batches: 1 }}\n  unbatched:\n    type: embed\n    workers: 160\n    params:\n      model_dir: {models}/all-MiniLM-L6-v2\n      batch: {{ max_batch_size: 1, max_wait: 5ms, max_batch_tokens: 8192, max_concurrent_batches: 1 }}\n"
