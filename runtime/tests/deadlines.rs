@@ -36,10 +36,7 @@ async fn a_request_that_expires_in_the_queue_never_runs() {
     let (pool, ran) = start(spec("expire", 1, 8, OverflowPolicy::Block)).await;
     let mut gate = Gate::new();
     let client = pool.client();
-    let c = client.clone();
-    let job = gate.job(1);
-    let held = tokio::spawn(async move { c.call(job).await });
-    gate.started().await;
+    let held = gate.hold(&client, 1).await;
     let r = within(client.call_with(Job::Value(2), timeout(30))).await;
     assert_eq!(r, Err(SwarmError::DeadlineExceeded));
     gate.release.add_permits(1);

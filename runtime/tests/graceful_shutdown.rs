@@ -14,10 +14,7 @@ async fn in_flight_and_queued_work_finishes_within_the_grace_period() {
     let (pool, _) = start(spec("drain", 1, 8, OverflowPolicy::Block)).await;
     let mut gate = Gate::new();
     let client = pool.client();
-    let c = client.clone();
-    let job = gate.job(1);
-    let held = tokio::spawn(async move { c.call(job).await });
-    gate.started().await;
+    let held = gate.hold(&client, 1).await;
     let mut queued = Vec::new();
     for v in [2, 3] {
         let c = client.clone();
@@ -47,10 +44,7 @@ async fn past_the_grace_period_everything_left_is_answered_unavailable() {
     let (pool, _) = start(spec("grace", 1, 8, OverflowPolicy::Block)).await;
     let mut gate = Gate::new();
     let client = pool.client();
-    let c = client.clone();
-    let job = gate.job(1);
-    let held = tokio::spawn(async move { c.call(job).await });
-    gate.started().await;
+    let held = gate.hold(&client, 1).await;
     let mut queued = Vec::new();
     for v in [2, 3] {
         let c = client.clone();

@@ -25,10 +25,7 @@ async fn burst(
     let (pool, _) = start(spec("burst", 1, 2, policy)).await;
     let mut gate = Gate::new();
     let client = pool.client();
-    let c = client.clone();
-    let job = gate.job(1);
-    let held: Call = tokio::spawn(async move { c.call(job).await });
-    gate.started().await;
+    let held: Call = gate.hold(&client, 1).await;
     let mut calls: Vec<Call> = vec![held];
     for v in [10, 11] {
         let c = client.clone();
@@ -152,10 +149,7 @@ async fn block_gives_up_at_the_deadline() {
     let (pool, _) = start(spec("block-deadline", 1, 1, OverflowPolicy::Block)).await;
     let mut gate = Gate::new();
     let client = pool.client();
-    let c = client.clone();
-    let job = gate.job(1);
-    let held = tokio::spawn(async move { c.call(job).await });
-    gate.started().await;
+    let held = gate.hold(&client, 1).await;
     let c = client.clone();
     let queued = tokio::spawn(async move { c.call(Job::Value(2)).await });
     until(|| pool.queue_gauge().depth == 1).await;

@@ -38,30 +38,15 @@ pub struct GatewayState {
 impl GatewayState {
     /// State for a gateway in front of `swarm`.
     pub fn new(swarm: Swarm, config: GatewayConfig, keys: ApiKeys) -> Self {
-        let echo = swarm
-            .service_of_type("echo")
-            .and_then(|name| swarm.client::<Echo>(name).ok());
-        let nash = swarm
-            .service_of_type("nash")
-            .and_then(|name| swarm.client::<NashService>(name).ok());
-        let fl = swarm
-            .service_of_type("fl")
-            .and_then(|name| swarm.client::<FlService>(name).ok());
-        let consensus = swarm
-            .service_of_type("consensus")
-            .and_then(|name| swarm.client::<ConsensusService>(name).ok());
-        let embed = swarm
-            .service_of_type("embed")
-            .and_then(|name| swarm.client::<EmbedService>(name).ok());
         Self {
-            embed,
-            consensus,
-            fl,
-            nash,
+            echo: swarm.client_of_type("echo"),
+            nash: swarm.client_of_type("nash"),
+            fl: swarm.client_of_type("fl"),
+            consensus: swarm.client_of_type("consensus"),
+            embed: swarm.client_of_type("embed"),
             swarm,
             config: Arc::new(config),
             keys: Arc::new(keys),
-            echo,
         }
     }
 }

@@ -140,6 +140,12 @@ impl Swarm {
             .map(|(n, _, _)| n.as_str())
     }
 
+    /// A typed client for the first service of type `type_name`, if the swarm has one.
+    pub fn client_of_type<S: Service>(&self, type_name: &str) -> Option<Client<S>> {
+        self.service_of_type(type_name)
+            .and_then(|name| self.client::<S>(name).ok())
+    }
+
     /// Checks every service in parallel, each bounded by `per_check`.
     pub async fn health(&self, per_check: Duration) -> Vec<(String, Health)> {
         let mut checks = tokio::task::JoinSet::new();

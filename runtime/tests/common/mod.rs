@@ -139,6 +139,18 @@ impl Gate {
         }
     }
 
+    /// Sends a held job with `value` through `client` and waits until a worker runs it.
+    pub async fn hold(
+        &mut self,
+        client: &swarm_runtime::Client<FaultyService>,
+        value: u64,
+    ) -> tokio::task::JoinHandle<Result<u64, swarm_runtime::SwarmError>> {
+        let (c, job) = (client.clone(), self.job(value));
+        let held = tokio::spawn(async move { c.call(job).await });
+        self.started().await;
+        held
+    }
+
     /// Waits (bounded) until a held job has started; returns its worker slot.
     pub async fn started(&mut self) -> usize {
         within(self.started.recv())
