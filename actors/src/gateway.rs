@@ -7,6 +7,7 @@ mod auth;
 mod config;
 mod error;
 mod routes;
+mod vector_routes;
 
 use std::sync::Arc;
 

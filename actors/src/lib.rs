@@ -9,8 +9,9 @@ pub mod embed;
 pub mod fl;
 pub mod gateway;
 pub mod nash;
+pub mod vector;
 
-/// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`, `embed`) and the `gateway` section.
+/// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`, `embed`, `vector`) and the `gateway` section.
 pub fn registry() -> swarm_runtime::Registry {
     let mut registry = swarm_runtime::Registry::new();
     echo::register(&mut registry);
@@ -18,6 +19,7 @@ pub fn registry() -> swarm_runtime::Registry {
     fl::service::register(&mut registry);
     consensus::service::register(&mut registry);
     embed::service::register(&mut registry);
+    vector::service::register(&mut registry);
     gateway::register(&mut registry);
     registry
 }

@@ -8,19 +8,20 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use swarm_runtime::{Client, Swarm, telemetry};
 use tracing::Instrument;
 
 use super::auth::ApiKeys;
 use super::config::GatewayConfig;
 use super::error::ApiError;
-use super::routes;
+use super::{routes, vector_routes as vr};
 use crate::consensus::ConsensusService;
 use crate::echo::Echo;
 use crate::embed::EmbedService;
 use crate::fl::FlService;
 use crate::nash::NashService;
+use crate::vector::VectorService;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -33,6 +34,7 @@ pub struct GatewayState {
     pub(crate) fl: Option<Client<FlService>>,
     pub(crate) consensus: Option<Client<ConsensusService>>,
     pub(crate) embed: Option<Client<EmbedService>>,
+    pub(crate) vector: Option<Client<VectorService>>,
 }
 
 impl GatewayState {
@@ -44,6 +46,7 @@ impl GatewayState {
             fl: swarm.client_of_type("fl"),
             consensus: swarm.client_of_type("consensus"),
             embed: swarm.client_of_type("embed"),
+            vector: swarm.client_of_type("vector"),
             swarm,
             config: Arc::new(config),
             keys: Arc::new(keys),
@@ -69,6 +72,19 @@ pub fn app(state: GatewayState) -> Router {
             "/v1/fl/rounds/{id}/updates",
             post(routes::fl_submit).layer(DefaultBodyLimit::max(upload_limit)),
         )
+        .route("/v1/collections", get(vr::list))
+        .route(
+            "/v1/collections/{name}",
+            put(vr::create).get(vr::info).delete(vr::drop),
+        )
+        .route(
+            "/v1/collections/{name}/points",
+            put(vr::upsert).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/v1/collections/{name}/points/search", post(vr::search))
+        .route("/v1/collections/{name}/points/delete", post(vr::delete))
+        .route("/v1/collections/{name}/points/count", post(vr::count))
+        .route("/v1/collections/{name}/points/{id}", get(vr::get_point))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/health", get(routes::health))

@@ -61,7 +61,10 @@ fn json_error(rejection: JsonRejection) -> ApiError {
 }
 
 /// Call options for a request: the gateway's deadline, shortened by `x-swarm-timeout-ms`.
-fn call_options(state: &GatewayState, headers: &HeaderMap) -> Result<CallOptions, ApiError> {
+pub(crate) fn call_options(
+    state: &GatewayState,
+    headers: &HeaderMap,
+) -> Result<CallOptions, ApiError> {
     let mut timeout = state.config.request_timeout;
     if let Some(v) = headers.get("x-swarm-timeout-ms") {
         let ms: u64 = v
@@ -114,7 +117,7 @@ pub(crate) async fn nash_solve(
 /// all-MiniLM-L6-v2's vector length.
 const EMBED_DIMENSION: usize = 384;
 
-fn unavailable(service: &str) -> ApiError {
+pub(crate) fn unavailable(service: &str) -> ApiError {
     ApiError::Swarm(SwarmError::Unavailable(format!(
         "no {service} service in this swarm"
     )))

@@ -1,0 +1,485 @@
+//! One collection in memory: an hnsw_rs graph over slots, the vectors and payloads behind
+//! them, and tombstones for deleted or replaced points until the graph is rebuilt.
+
+use std::collections::HashMap;
+
+use hnsw_rs::hnsw::Hnsw;
+use pulp::Arch;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::distance::{GraphDistance, Metric, normalise};
+use super::{Filter, PointId, VectorError};
+
+/// hnsw_rs's layer cap; its `file_dump` refuses graphs built with any other value.
+const MAX_LAYER: usize = 16;
+
+/// HNSW build and search parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HnswParams {
+    /// Links per node (Qdrant's and hnswlib's `m`).
+    pub m: usize,
+    /// Candidate list size while building.
+    pub ef_construction: usize,
+    /// Default candidate list size while searching.
+    pub ef_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self {
+            m: 16,
+            ef_construction: 100,
+            ef_search: 64,
+        }
+    }
+}
+
+/// A collection's fixed settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    /// Vector length.
+    pub dimension: usize,
+    /// Comparison.
+    pub distance: Metric,
+    /// Graph parameters.
+    pub hnsw: HnswParams,
+}
+
+impl CollectionConfig {
+    /// Checks the bounds hnsw_rs and sanity impose.
+    pub fn validate(&self) -> Result<(), VectorError> {
+        let bad = |m: &str| Err(VectorError::Invalid(m.to_string()));
+        if !(1..=65_536).contains(&self.dimension) {
+            return bad("dimension must be between 1 and 65536");
+        }
+        if !(2..=128).contains(&self.hnsw.m) {
+            return bad("hnsw.m must be between 2 and 128");
+        }
+        if !(4..=4_096).contains(&self.hnsw.ef_construction) {
+            return bad("hnsw.ef_construction must be between 4 and 4096");
+        }
+        if !(1..=4_096).contains(&self.hnsw.ef_search) {
+            return bad("hnsw.ef_search must be between 1 and 4096");
+        }
+        Ok(())
+    }
+}
+
+/// A point to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPoint {
+    /// Its id; an existing point with this id is replaced.
+    pub id: PointId,
+    /// Its vector.
+    pub vector: Vec<f32>,
+    /// Its payload (a JSON object, or null).
+    pub payload: Value,
+}
+
+/// A stored point as `get` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Its id.
+    pub id: PointId,
+    /// Its payload.
+    pub payload: Value,
+    /// Its vector (normalised for cosine collections).
+    pub vector: Vec<f32>,
+}
+
+/// A search hit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredPoint {
+    /// The point's id.
+    pub id: PointId,
+    /// Similarity (cosine, dot) or distance (euclid).
+    pub score: f32,
+    /// The payload, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+}
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// The query vector.
+    pub vector: Vec<f32>,
+    /// Hits wanted.
+    pub limit: usize,
+    /// Hits to skip first.
+    pub offset: usize,
+    /// Only points that pass.
+    pub filter: Option<Filter>,
+    /// Drop hits scoring worse than this.
+    pub score_threshold: Option<f32>,
+    /// Candidate list size; the collection's `ef_search` when absent.
+    pub ef: Option<usize>,
+    /// Scan every point instead of the graph.
+    pub exact: bool,
+    /// Return payloads.
+    pub with_payload: bool,
+}
+
+/// Sizes and settings, for `GET /v1/collections/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionInfo {
+    /// Live points.
+    pub points_count: usize,
+    /// Nodes in the graph, live or not.
+    pub indexed_vectors_count: usize,
+    /// Deleted or replaced points still in the graph.
+    pub deleted_count: usize,
+    /// Settings.
+    pub config: CollectionConfig,
+}
+
+/// A point slot: the graph's data id is the slot's index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Slot {
+    pub(crate) id: PointId,
+    pub(crate) payload: Value,
+}
+
+/// A collection in memory.
+pub struct Collection {
+    config: CollectionConfig,
+    arch: Arch,
+    graph: Hnsw<'static, f32, GraphDistance>,
+    /// Slot-major vectors, `dimension` floats each.
+    vectors: Vec<f32>,
+    /// `None` marks a tombstone.
+    slots: Vec<Option<Slot>>,
+    by_id: HashMap<PointId, usize>,
+}
+
+impl Collection {
+    /// An empty collection.
+    pub fn new(config: CollectionConfig) -> Result<Self, VectorError> {
+        config.validate()?;
+        Ok(Self::with_graph(config, new_graph(&config, 1_024)))
+    }
+
+    fn with_graph(config: CollectionConfig, graph: Hnsw<'static, f32, GraphDistance>) -> Self {
+        Self {
+            config,
+            arch: Arch::new(),
+            graph,
+            vectors: Vec::new(),
+            slots: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    /// Rebuilds a collection from stored slots; `graph` is a reloaded dump of them, or
+    /// `None` to build the graph afresh.
+    pub(crate) fn restore(
+        config: CollectionConfig,
+        slots: Vec<Option<Slot>>,
+        vectors: Vec<f32>,
+        graph: Option<Hnsw<'static, f32, GraphDistance>>,
+    ) -> Result<Self, VectorError> {
+        if vectors.len() != slots.len() * config.dimension {
+            return Err(VectorError::Storage(
+                "vector store and slots disagree".into(),
+            ));
+        }
+        let rebuild = graph.is_none();
+        let graph = graph.unwrap_or_else(|| new_graph(&config, slots.len().max(1_024)));
+        let mut c = Self::with_graph(config, graph);
+        c.by_id = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.id, i)))
+            .collect();
+        c.slots = slots;
+        c.vectors = vectors;
+        if rebuild {
+            let all: Vec<usize> = (0..c.slots.len()).collect();
+            c.index_slots(&all);
+        }
+        Ok(c)
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    /// Sizes and settings.
+    pub fn info(&self) -> CollectionInfo {
+        CollectionInfo {
+            points_count: self.by_id.len(),
+            indexed_vectors_count: self.slots.len(),
+            deleted_count: self.slots.len() - self.by_id.len(),
+            config: self.config,
+        }
+    }
+
+    /// Checks and prepares (normalises, for cosine) a vector.
+    pub fn prepare(&self, mut v: Vec<f32>) -> Result<Vec<f32>, VectorError> {
+        if v.len() != self.config.dimension {
+            return Err(VectorError::Invalid(format!(
+                "vector has dimension {}, the collection expects {}",
+                v.len(),
+                self.config.dimension
+            )));
+        }
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(VectorError::Invalid(format!(
+                "vector element {i} is not a finite number"
+            )));
+        }
+        if self.config.distance == Metric::Cosine && !normalise(self.arch, &mut v) {
+            return Err(VectorError::Invalid(
+                "a zero vector has no direction under cosine distance".into(),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Checks every point (dimension, finite values, payload shape) and prepares its
+    /// vector, before anything is written.
+    pub fn prepare_points(&self, points: Vec<NewPoint>) -> Result<Vec<NewPoint>, VectorError> {
+        points
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let vector = self
+                    .prepare(p.vector)
+                    .map_err(|e| VectorError::Invalid(format!("points[{i}]: {e}")))?;
+                if !(p.payload.is_object() || p.payload.is_null()) {
+                    return Err(VectorError::Invalid(format!(
+                        "points[{i}]: payload must be a JSON object"
+                    )));
+                }
+                Ok(NewPoint { vector, ..p })
+            })
+            .collect()
+    }
+
+    /// Checks every point first, then writes them all (so a bad point changes nothing).
+    /// Later duplicates of an id in one call win.
+    pub fn upsert(&mut self, points: Vec<NewPoint>) -> Result<usize, VectorError> {
+        let ready = self.prepare_points(points)?;
+        Ok(self.insert_prepared(ready))
+    }
+
+    /// Writes points that [`Self::prepare_points`] returned.
+    pub(crate) fn insert_prepared(&mut self, ready: Vec<NewPoint>) -> usize {
+        let n = ready.len();
+        let first = self.slots.len();
+        for p in ready {
+            let slot = self.slots.len();
+            if let Some(old) = self.by_id.insert(p.id, slot) {
+                self.slots[old] = None;
+            }
+            self.vectors.extend_from_slice(&p.vector);
+            self.slots.push(Some(Slot {
+                id: p.id,
+                payload: p.payload,
+            }));
+        }
+        let new: Vec<usize> = (first..self.slots.len()).collect();
+        self.index_slots(&new);
+        n
+    }
+
+    fn index_slots(&self, slots: &[usize]) {
+        let d = self.config.dimension;
+        let data: Vec<(&[f32], usize)> = slots
+            .iter()
+            .map(|&s| (&self.vectors[s * d..(s + 1) * d], s))
+            .collect();
+        if data.len() >= 64 {
+            self.graph.parallel_insert_slice(&data);
+        } else {
+            data.into_iter().for_each(|p| self.graph.insert_slice(p));
+        }
+    }
+
+    /// Deletes points by id; returns how many existed.
+    pub fn delete(&mut self, ids: &[PointId]) -> usize {
+        let mut n = 0;
+        for id in ids {
+            if let Some(slot) = self.by_id.remove(id) {
+                self.slots[slot] = None;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Ids of the live points that pass `filter`.
+    pub fn ids_matching(&self, filter: &Filter) -> Vec<PointId> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|s| filter.matches(&s.id, &s.payload))
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Live points passing `filter` (all live points without one).
+    pub fn count(&self, filter: Option<&Filter>) -> usize {
+        match filter {
+            None => self.by_id.len(),
+            Some(f) => self
+                .slots
+                .iter()
+                .flatten()
+                .filter(|s| f.matches(&s.id, &s.payload))
+                .count(),
+        }
+    }
+
+    /// One point.
+    pub fn get(&self, id: &PointId) -> Option<Record> {
+        let slot = *self.by_id.get(id)?;
+        let s = self.slots[slot].as_ref()?;
+        Some(Record {
+            id: s.id,
+            payload: s.payload.clone(),
+            vector: self.vector(slot).to_vec(),
+        })
+    }
+
+    fn vector(&self, slot: usize) -> &[f32] {
+        let d = self.config.dimension;
+        &self.vectors[slot * d..(slot + 1) * d]
+    }
+
+    /// Whether deletions have piled up enough to rebuild: a fifth of the graph is dead.
+    pub fn needs_compaction(&self) -> bool {
+        let dead = self.slots.len() - self.by_id.len();
+        dead > 0 && dead * 5 >= self.slots.len()
+    }
+
+    /// Rebuilds the graph from the live points only; slots are renumbered.
+    pub fn compact(&mut self) {
+        let d = self.config.dimension;
+        let mut slots = Vec::with_capacity(self.by_id.len());
+        let mut vectors = Vec::with_capacity(self.by_id.len() * d);
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(s) = s {
+                slots.push(Some(s.clone()));
+                vectors.extend_from_slice(self.vector(i));
+            }
+        }
+        let config = self.config;
+        if let Ok(fresh) = Self::restore(config, slots, vectors, None) {
+            *self = fresh;
+        }
+    }
+
+    /// The nearest live points to the query that pass its filter, best first.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<ScoredPoint>, VectorError> {
+        let query = self.prepare(q.vector.clone())?;
+        let want = q.limit.saturating_add(q.offset);
+        if want == 0 || self.by_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ef = q.ef.unwrap_or(self.config.hnsw.ef_search).max(want);
+        let passes = |slot: usize| {
+            self.slots
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| {
+                    q.filter
+                        .as_ref()
+                        .is_none_or(|f| f.matches(&s.id, &s.payload))
+                })
+        };
+        let mut slots: Vec<usize> = if q.exact {
+            Vec::new()
+        } else if q.filter.is_none() {
+            // Unfiltered: hnsw_rs's fast path, then drop tombstones (under a fifth of the
+            // graph, so `ef` candidates nearly always leave enough).
+            let found = self.graph.search(&query, ef, ef);
+            let live: Vec<usize> = found
+                .iter()
+                .map(|n| n.d_id)
+                .filter(|&s| passes(s))
+                .collect();
+            if live.len() >= want.min(self.by_id.len()) {
+                live
+            } else {
+                self.graph_filtered(&query, want, ef, &passes)
+            }
+        } else {
+            self.graph_filtered(&query, want, ef, &passes)
+        };
+        let complete = slots.len() >= want.min(self.by_id.len());
+        if q.exact || (!complete && q.filter.is_some()) {
+            // A selective filter can starve the graph walk: scan the passing points instead.
+            slots = (0..self.slots.len()).filter(|&s| passes(s)).collect();
+        }
+        let metric = self.config.distance;
+        let mut hits: Vec<(usize, f32)> = slots
+            .into_iter()
+            .map(|s| (s, metric.score(self.arch, &query, self.vector(s))))
+            .filter(|&(_, score)| q.score_threshold.is_none_or(|t| metric.passes(score, t)))
+            .collect();
+        hits.sort_by(|a, b| {
+            if metric.better(a.1, b.1) {
+                std::cmp::Ordering::Less
+            } else if metric.better(b.1, a.1) {
+                std::cmp::Ordering::Greater
+            } else {
+                a.0.cmp(&b.0)
+            }
+        });
+        Ok(hits
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .filter_map(|(slot, score)| {
+                let s = self.slots[slot].as_ref()?;
+                Some(ScoredPoint {
+                    id: s.id,
+                    score,
+                    payload: q.with_payload.then(|| s.payload.clone()),
+                })
+            })
+            .collect())
+    }
+
+    fn graph_filtered(
+        &self,
+        query: &[f32],
+        want: usize,
+        ef: usize,
+        passes: &dyn Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        let filter = |id: &usize| passes(*id);
+        self.graph
+            .search_filter(query, want, ef, Some(&filter))
+            .into_iter()
+            .map(|n| n.d_id)
+            .filter(|&s| passes(s))
+            .collect()
+    }
+
+    /// The graph, for dumping.
+    pub(crate) fn graph(&self) -> &Hnsw<'static, f32, GraphDistance> {
+        &self.graph
+    }
+
+    /// Slots and vectors, for storing.
+    pub(crate) fn parts(&self) -> (&[Option<Slot>], &[f32]) {
+        (&self.slots, &self.vectors)
+    }
+}
+
+pub(crate) fn new_graph(
+    config: &CollectionConfig,
+    capacity: usize,
+) -> Hnsw<'static, f32, GraphDistance> {
+    Hnsw::new(
+        config.hnsw.m,
+        capacity,
+        MAX_LAYER,
+        config.hnsw.ef_construction,
+        GraphDistance::new(config.distance),
+    )
+}
