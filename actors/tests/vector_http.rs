@@ -1,0 +1,251 @@
+//! `/v1/collections/…` over real HTTP in Qdrant's shapes: vectors and texts (embedded by
+//! the real MiniLM model), filters, deletions, clear 4xx errors, and a restart of the
+//! whole swarm on the same data directory.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn yaml(data: &std::path::Path) -> String {
+    let model = format!("{}/../models/all-MiniLM-L6-v2", env!("CARGO_MANIFEST_DIR"));
+    format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  embed:\n    type: embed\n    workers: 8\n    params:\n      model_dir: {model}\n      batch: {{ max_batch_size: 8, max_wait: 2ms, max_batch_tokens: 4096, max_concurrent_batches: 1 }}\n  vector:\n    type: vector\n    workers: 4\n    params:\n      data_dir: {}\n",
+        data.display()
+    )
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+fn ids(v: &Value) -> Vec<Value> {
+    v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collections_points_search_and_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let (swarm, url) = common::start(&yaml(data.path())).await;
+    let c = common::http();
+    let col = format!("{url}/v1/collections/notes");
+
+    let (s, v) = send(c.put(&col).json(&json!({ "dimension": 384, "distance": "Cosine", "hnsw": { "m": 16, "ef_construction": 100, "ef_search": 64 } }))).await;
+    assert_eq!((s, &v["result"]), (StatusCode::OK, &json!(true)), "{v}");
+    let (s, v) = send(
+        c.put(&col)
+            .json(&json!({ "dimension": 384, "distance": "Cosine" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+
+    let texts = [
+        (
+            1,
+            "The cat sat on the warm windowsill all afternoon.",
+            "pets",
+        ),
+        (
+            2,
+            "A kitten napped in a patch of sunlight by the window.",
+            "pets",
+        ),
+        (
+            3,
+            "Quarterly revenue grew by twelve percent year over year.",
+            "finance",
+        ),
+        (
+            4,
+            "The central bank raised interest rates again.",
+            "finance",
+        ),
+        (
+            5,
+            "Mix flour, eggs and butter, then bake for twenty minutes.",
+            "food",
+        ),
+    ];
+    let points: Vec<Value> = texts
+        .iter()
+        .map(|(id, t, topic)| json!({ "id": id, "text": t, "payload": { "topic": topic, "len": t.len() } }))
+        .collect();
+    let (s, v) = send(
+        c.put(format!("{col}/points"))
+            .json(&json!({ "points": points })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["result"]["points"], 5);
+    // A point by vector, with a UUID id: the stored unit vector of point 1, slightly moved.
+    let (_, p1) = send(c.get(format!("{col}/points/1"))).await;
+    let mut near: Vec<f64> = p1["result"]["vector"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    near[0] += 0.01;
+    let uuid = "7f1a7e9c-3c51-4bde-9a52-0f5e9c2f1b11";
+    let (s, _) = send(c.put(format!("{col}/points")).json(
+        &json!({ "points": [{ "id": uuid, "vector": near, "payload": { "topic": "pets" } }] }),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let search = |body: Value| send(c.post(format!("{col}/points/search")).json(&body));
+    let (s, v) =
+        search(json!({ "text": "a sleepy cat by the window", "limit": 3, "with_payload": true }))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let top: Vec<Value> = ids(&v);
+    assert!(
+        top[..3].contains(&json!(1)) && top[..3].contains(&json!(2)),
+        "{v}"
+    );
+    assert_eq!(v["result"][0]["payload"]["topic"], "pets");
+    let (_, v) = search(json!({ "text": "interest rates and inflation", "limit": 2, "filter": { "must": [{ "key": "topic", "match": { "value": "finance" } }] } })).await;
+    assert_eq!(ids(&v).len(), 2);
+    assert!(ids(&v).iter().all(|id| *id == json!(3) || *id == json!(4)));
+    assert!(
+        v["result"][0].get("payload").is_none(),
+        "payload only when asked"
+    );
+    let (_, v) = search(json!({ "vector": near, "limit": 1 })).await;
+    assert_eq!(ids(&v), vec![json!(uuid)]);
+    let (_, v) = search(json!({ "vector": near, "limit": 10, "score_threshold": 0.99 })).await;
+    assert_eq!(
+        ids(&v).len(),
+        2,
+        "only the UUID point and point 1 are that close: {v}"
+    );
+    let (_, v) = search(json!({ "text": "cats", "limit": 10, "filter": { "must": [{ "key": "len", "range": { "gte": 40, "lt": 51 } }] } })).await;
+    let mut got = ids(&v);
+    got.sort_by_key(|x| x.to_string());
+    let want: Vec<Value> = texts
+        .iter()
+        .filter(|(_, t, _)| (40..51).contains(&t.len()))
+        .map(|(id, _, _)| json!(id))
+        .collect();
+    assert!(!want.is_empty() && want.len() < 5);
+    assert_eq!(got, want, "{v}");
+
+    // Delete by id and by filter; deleted points never come back.
+    let (s, v) = send(
+        c.post(format!("{col}/points/delete"))
+            .json(&json!({ "points": [1] })),
+    )
+    .await;
+    assert_eq!((s, &v["result"]["deleted"]), (StatusCode::OK, &json!(1)));
+    let (_, v) = send(c.post(format!("{col}/points/delete")).json(
+        &json!({ "filter": { "must": [{ "key": "topic", "match": { "value": "food" } }] } }),
+    ))
+    .await;
+    assert_eq!(v["result"]["deleted"], 1);
+    let (_, v) = search(json!({ "text": "cat on a windowsill", "limit": 10 })).await;
+    assert!(!ids(&v).contains(&json!(1)) && !ids(&v).contains(&json!(5)));
+    assert_eq!(ids(&v).len(), 4);
+    let (_, info) = send(c.get(&col)).await;
+    assert_eq!(info["result"]["points_count"], 4, "{info}");
+    assert_eq!(info["result"]["config"]["params"]["vectors"]["size"], 384);
+    let before = search(json!({ "text": "money", "limit": 4, "with_payload": true }))
+        .await
+        .1["result"]
+        .clone();
+
+    // Restart the whole swarm on the same data directory.
+    swarm.shutdown().await;
+    let (swarm, url) = common::start(&yaml(data.path())).await;
+    let col = format!("{url}/v1/collections/notes");
+    let (_, info) = send(c.get(&col)).await;
+    assert_eq!(info["result"]["points_count"], 4);
+    let (_, v) = send(
+        c.post(format!("{col}/points/search"))
+            .json(&json!({ "text": "money", "limit": 4, "with_payload": true })),
+    )
+    .await;
+    let after = v["result"].clone();
+    assert_eq!(
+        ids(&json!({ "result": after.clone() })),
+        ids(&json!({ "result": before.clone() }))
+    );
+    assert_eq!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| &h["payload"])
+            .collect::<Vec<_>>(),
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| &h["payload"])
+            .collect::<Vec<_>>()
+    );
+    let (s, _) = send(c.get(format!("{col}/points/1"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, _) = send(c.delete(&col)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = send(c.get(&col)).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_4xx_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let (swarm, url) = common::start(&yaml(data.path())).await;
+    let c = common::http();
+    let col = format!("{url}/v1/collections/small");
+    let (s, _) = send(
+        c.put(&col)
+            .json(&json!({ "dimension": 3, "distance": "Euclid" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (c.put(format!("{url}/v1/collections/x")).json(&json!({ "dimension": 3, "distance": "Manhattan" })), StatusCode::UNPROCESSABLE_ENTITY, "unknown distance"),
+        (c.put(format!("{url}/v1/collections/x")).json(&json!({ "distance": "Dot" })), StatusCode::UNPROCESSABLE_ENTITY, "`dimension` is required"),
+        (c.put(format!("{url}/v1/collections/bad%20name")).json(&json!({ "dimension": 3, "distance": "Dot" })), StatusCode::UNPROCESSABLE_ENTITY, "collection name"),
+        (c.put(format!("{col}/points")).json(&json!({ "points": [{ "id": 1, "vector": [1.0, 2.0] }] })), StatusCode::UNPROCESSABLE_ENTITY, "dimension 2, the collection expects 3"),
+        (c.put(format!("{col}/points")).json(&json!({ "points": [{ "id": 1, "vector": [1.0, 2.0, 1e39] }] })), StatusCode::UNPROCESSABLE_ENTITY, "not a finite number"),
+        (c.put(format!("{col}/points")).header("content-type", "application/json").body(r#"{"points":[{"id":1,"vector":[NaN,0,0]}]}"#), StatusCode::BAD_REQUEST, ""),
+        (c.put(format!("{col}/points")).json(&json!({ "points": [{ "id": -4, "vector": [1, 2, 3] }] })), StatusCode::UNPROCESSABLE_ENTITY, "points[0].id"),
+        (c.put(format!("{col}/points")).json(&json!({ "points": [{ "id": 1 }] })), StatusCode::UNPROCESSABLE_ENTITY, "exactly one of `vector` and `text`"),
+        (c.put(format!("{url}/v1/collections/nope/points")).json(&json!({ "points": [{ "id": 1, "vector": [1, 2, 3] }] })), StatusCode::NOT_FOUND, "no collection `nope`"),
+        (c.post(format!("{col}/points/search")).json(&json!({ "vector": [1, 2, 3], "filter": { "must": [{ "key": "a", "range": { "gt": "high" } }] } })), StatusCode::UNPROCESSABLE_ENTITY, "filter.must[0].range.gt"),
+        (c.post(format!("{col}/points/search")).json(&json!({ "vector": [1, 2], "limit": 3 })), StatusCode::UNPROCESSABLE_ENTITY, "dimension 2"),
+        (c.post(format!("{col}/points/search")).json(&json!({ "vector": [1, 2, 3], "limit": 0 })), StatusCode::UNPROCESSABLE_ENTITY, "`limit`"),
+        (c.post(format!("{col}/points/search")).json(&json!({ "vector": [1, 2, 3], "limit": 3, "colour": "red" })), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `colour`"),
+        (c.post(format!("{col}/points/delete")).json(&json!({})), StatusCode::UNPROCESSABLE_ENTITY, "exactly one of `points` and `filter`"),
+    ];
+    for (req, status, message) in cases {
+        let (s, v) = send(req).await;
+        assert_eq!(s, status, "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains(message), "`{m}` lacks `{message}`");
+        assert!(v["error"]["code"].is_string());
+    }
+    let (_, v) = send(c.get(&col)).await;
+    assert_eq!(v["result"]["points_count"], 0, "no bad write landed");
+    swarm.shutdown().await;
+}
