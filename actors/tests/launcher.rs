@@ -89,12 +89,14 @@ fn graph_draws_services_queues_workers_and_supervisors() {
 
 #[test]
 fn up_serves_then_drains_in_flight_work_on_sigterm_and_exits_zero() {
+    let data = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(SWARM)
         .args(["up", "--config"])
         .arg(repo_file("config/swarm.yaml"))
         .env("SWARM_LISTEN", "127.0.0.1:0")
         .env("SWARM_LOG", "warn")
         .env("SWARM_MODELS", repo_file("models"))
+        .env("SWARM_DATA", data.path())
         .env_remove("SWARM_OTLP_ENDPOINT")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
