@@ -4,7 +4,7 @@ CONFIG ?= config/swarm.yaml
 
 MODELS ?= models
 
-.PHONY: run test test-deps build lint fmt bench bench-gateway bench-peers tools models
+.PHONY: run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: models
@@ -49,6 +49,15 @@ bench-peers:
 	python3 benches/peers/nash_compare.py target/nash-compare.json
 	./target/release/fl-compare > target/fl-compare.json
 	python3 benches/peers/fl_compare.py target/fl-compare.json
+
+## Vector search vs hnswlib (pip) on identical 100k x 384 vectors: clustered, then MiniLM.
+bench-vector: models
+	python3 -m pip install -q hnswlib numpy
+	$(CARGO) build --release -p swarm-benches --bin vector-compare
+	./target/release/vector-compare --dataset clustered
+	python3 benches/peers/vector_compare.py target/vector-bench clustered
+	SWARM_MODELS=$(MODELS) ./target/release/vector-compare --dataset minilm
+	python3 benches/peers/vector_compare.py target/vector-bench minilm
 
 ## The gateway under load from wrk, beside a bare axum handler, in one run.
 bench-gateway: tools
