@@ -249,3 +249,33 @@ async fn bad_requests_get_clear_4xx_errors() {
     assert_eq!(v["result"]["points_count"], 0, "no bad write landed");
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_without_an_embedding_service_asks_for_a_vector() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  vector:\n    type: vector\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let col = format!("{url}/v1/collections/plain");
+    let (s, _) = send(
+        c.put(&col)
+            .json(&json!({ "dimension": 2, "distance": "Dot" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = send(
+        c.put(format!("{col}/points"))
+            .json(&json!({ "points": [{ "id": 1, "text": "hello" }] })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("send `vector`"),
+        "{v}"
+    );
+    let (_, v) = send(c.get(&col)).await;
+    assert_eq!(v["result"]["points_count"], 0);
+    swarm.shutdown().await;
+}
