@@ -324,3 +324,28 @@ fn uuid_ids_round_trip() {
     assert!(PointId::from_json(&json!(-1)).is_err());
     assert!(PointId::from_json(&json!("not-a-uuid")).is_err());
 }
+
+#[test]
+fn points_written_a_few_at_a_time_are_all_searchable() {
+    // Batches of 7 cross the walkable copy's refresh point many times and leave the last
+    // points pending (scanned exactly), so both paths answer here.
+    let (data, queries) = clustered(3_000, 64, 30, 50, 11);
+    let mut c = Collection::new(config(64, Metric::Cosine)).unwrap();
+    let all = points(&data);
+    for batch in all.chunks(7) {
+        c.upsert(batch.to_vec()).unwrap();
+    }
+    let r = recall(&c, &data, &queries, Metric::Cosine);
+    assert!(r >= 0.95, "recall@10 = {r}");
+    let self_found = (0..data.len())
+        .filter(|&i| ids(&c.search(&query(&data[i], 1)).unwrap()) == vec![i as u64])
+        .count();
+    assert!(
+        self_found * 1000 >= data.len() * 995,
+        "{self_found} of {} points found as their own nearest",
+        data.len()
+    );
+    for (i, v) in data.iter().enumerate().skip(data.len() - 7) {
+        assert_eq!(ids(&c.search(&query(v, 1)).unwrap()), vec![i as u64]);
+    }
+}

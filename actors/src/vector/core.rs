@@ -5,6 +5,7 @@ mod codec;
 pub mod collection;
 pub mod distance;
 pub mod filter;
+mod search_graph;
 pub mod store;
 mod wal;
 

@@ -2,7 +2,8 @@
 //! and single-thread queries per second at ef 16…256, on seeded clustered vectors or on
 //! real MiniLM embeddings of a generated corpus. Writes the vectors, the exact answers and
 //! our figures under `--out` for `peers/vector_compare.py`, which runs hnswlib on the same
-//! files with the same parameters.
+//! files with the same parameters. Last, the queries are written one point per upsert
+//! (latency of a single write into the built index).
 //! `cargo run --release -p swarm-benches --bin vector-compare -- --dataset clustered`
 // A benchmark over generated, known-good inputs: a failure here is a bug to see at once.
 #![allow(clippy::expect_used)]
@@ -309,7 +310,27 @@ fn main() {
         eprintln!("ours: ef {ef:>3}  recall@10 {recall:.4}  {qps:.0} QPS (1 thread, median of 3)");
         rows.push(serde_json::json!({ "ef": ef, "recall": recall, "qps": qps }));
     }
+    // Writes one point at a time, as a service sees them: the queries, under new ids.
+    let mut single_us: Vec<f64> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let t = Instant::now();
+            c.upsert(vec![NewPoint {
+                id: PointId::Num((n + i) as u64),
+                vector: v.clone(),
+                payload: serde_json::Value::Null,
+            }])
+            .expect("upsert one");
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    single_us.sort_by(f64::total_cmp);
+    let single_median = single_us[single_us.len() / 2];
+    let single_p99 = single_us[single_us.len() * 99 / 100];
+    eprintln!("ours: one point per upsert: median {single_median:.0} µs, p99 {single_p99:.0} µs");
     let report = serde_json::json!({
+        "single_insert_us": { "median": single_median, "p99": single_p99 },
         "dataset": dataset, "n": n, "queries": q, "dim": DIM, "m": 16, "ef_construction": 200,
         "build_seconds": build_s, "inserts_per_second": n as f64 / build_s,
         "build_threads": std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::distance::{GraphDistance, Metric, normalise};
+use super::search_graph::SearchGraph;
 use super::{Filter, PointId, VectorError};
 
 /// hnsw_rs's layer cap; its `file_dump` refuses graphs built with any other value.
@@ -146,6 +147,10 @@ pub struct Collection {
     config: CollectionConfig,
     arch: Arch,
     graph: Hnsw<'static, f32, GraphDistance>,
+    /// The graph's links by slot number, which queries walk.
+    walk: SearchGraph,
+    /// The metric as the graph sees it (smaller is nearer).
+    distance: GraphDistance,
     /// Slot-major vectors, `dimension` floats each.
     vectors: Vec<f32>,
     /// `None` marks a tombstone.
@@ -165,6 +170,8 @@ impl Collection {
             config,
             arch: Arch::new(),
             graph,
+            walk: SearchGraph::new(config.hnsw.m),
+            distance: GraphDistance::new(config.distance),
             vectors: Vec::new(),
             slots: Vec::new(),
             by_id: HashMap::new(),
@@ -197,6 +204,8 @@ impl Collection {
         if rebuild {
             let all: Vec<usize> = (0..c.slots.len()).collect();
             c.index_slots(&all);
+        } else {
+            c.walk.refresh(&c.graph, c.slots.len());
         }
         Ok(c)
     }
@@ -285,7 +294,7 @@ impl Collection {
         n
     }
 
-    fn index_slots(&self, slots: &[usize]) {
+    fn index_slots(&mut self, slots: &[usize]) {
         let d = self.config.dimension;
         let data: Vec<(&[f32], usize)> = slots
             .iter()
@@ -296,6 +305,7 @@ impl Collection {
         } else {
             data.into_iter().for_each(|p| self.graph.insert_slice(p));
         }
+        self.walk.absorb(&self.graph, slots, self.slots.len());
     }
 
     /// Deletes points by id; returns how many existed.
@@ -392,26 +402,22 @@ impl Collection {
         };
         let mut slots: Vec<usize> = if q.exact {
             Vec::new()
-        } else if q.filter.is_none() {
-            // Unfiltered: hnsw_rs's fast path, then drop tombstones (under a fifth of the
-            // graph, so `ef` candidates nearly always leave enough).
-            let found = self.graph.search(&query, ef, ef);
-            let live: Vec<usize> = found
-                .iter()
-                .map(|n| n.d_id)
-                .filter(|&s| passes(s))
-                .collect();
-            if live.len() >= want.min(self.by_id.len()) {
-                live
-            } else {
-                self.graph_filtered(&query, want, ef, &passes)
-            }
         } else {
-            self.graph_filtered(&query, want, ef, &passes)
+            let d = self.config.dimension;
+            // With no filter and no tombstones every slot may be returned; skipping the
+            // check spares a look at each candidate's slot.
+            let all_pass = q.filter.is_none() && self.slots.len() == self.by_id.len();
+            let accept: Option<&dyn Fn(usize) -> bool> = (!all_pass).then_some(&passes);
+            let mut found = self
+                .walk
+                .search(&self.distance, &self.vectors, d, &query, ef, accept);
+            found.truncate(want);
+            found
         };
         let complete = slots.len() >= want.min(self.by_id.len());
-        if q.exact || (!complete && q.filter.is_some()) {
-            // A selective filter can starve the graph walk: scan the passing points instead.
+        if q.exact || !complete {
+            // The walk found fewer than exist (a selective filter, or points hnsw_rs left
+            // unreachable): scan the passing points instead.
             slots = (0..self.slots.len()).filter(|&s| passes(s)).collect();
         }
         let metric = self.config.distance;
@@ -442,22 +448,6 @@ impl Collection {
                 })
             })
             .collect())
-    }
-
-    fn graph_filtered(
-        &self,
-        query: &[f32],
-        want: usize,
-        ef: usize,
-        passes: &dyn Fn(usize) -> bool,
-    ) -> Vec<usize> {
-        let filter = |id: &usize| passes(*id);
-        self.graph
-            .search_filter(query, want, ef, Some(&filter))
-            .into_iter()
-            .map(|n| n.d_id)
-            .filter(|&s| passes(s))
-            .collect()
     }
 
     /// The graph, for dumping.
