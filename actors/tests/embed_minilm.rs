@@ -80,6 +80,21 @@ fn matches_the_independent_reference_one_at_a_time_and_batched() {
 }
 
 #[test]
+fn a_large_mixed_length_batch_answers_each_text_in_its_place() {
+    // Three copies of the references in an interleaved order: 21 texts of 2 to 256 tokens,
+    // so the batch runs as several length groups whose results must land back in order.
+    let refs = references();
+    let order: Vec<usize> = (0..3 * refs.len()).map(|i| (i * 5) % refs.len()).collect();
+    let texts: Vec<String> = order.iter().map(|&i| refs[i].text.clone()).collect();
+    let got = model().embed(&texts).unwrap();
+    assert_eq!(got.len(), texts.len());
+    for (&i, v) in order.iter().zip(&got) {
+        let c = cosine(v, &refs[i].embedding);
+        assert!(c >= 0.999, "{:?}: {c}", refs[i].text);
+    }
+}
+
+#[test]
 fn similar_sentences_score_higher_than_unrelated_ones() {
     let v = model()
         .embed(&[

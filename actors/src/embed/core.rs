@@ -1,5 +1,5 @@
-//! all-MiniLM-L6-v2 in Rust: tokenise (truncate at the model's 256-token limit, pad to
-//! the batch's longest), run the BERT encoder with candle, mean-pool over the attention
+//! all-MiniLM-L6-v2 in Rust: tokenise (truncate at the model's 256-token limit; a batch
+//! runs in groups of similar length, each padded to its longest), run the BERT encoder with candle, mean-pool over the attention
 //! mask and L2-normalise — exactly as the model's sentence-transformers config says.
 
 use std::path::{Path, PathBuf};
@@ -28,6 +28,13 @@ pub enum EmbedError {
 fn run_err(e: impl std::fmt::Display) -> EmbedError {
     EmbedError::Run(e.to_string())
 }
+
+/// Rows per forward pass within a batch. Sorting a batch by length and padding groups of
+/// 8 only to their own longest member measured fastest on 2 cores: 32 sentences of 8–21
+/// tokens took 111 ms in groups of 8 against 131 ms as one padded block, 141 ms in groups
+/// of 4 and 304 ms one by one (smaller groups lose more to per-pass overhead than they
+/// save in padding).
+const GROUP_ROWS: usize = 8;
 
 /// A loaded sentence-embedding model.
 pub struct MiniLm {
@@ -127,25 +134,46 @@ impl MiniLm {
             .iter()
             .map(|e| e.get_attention_mask().iter().filter(|m| **m == 1).count())
             .collect();
-        let seq = encodings.first().map_or(0, |e| e.get_ids().len());
+        // Shortest first, in groups of at most GROUP_ROWS, each padded only to its own
+        // longest member.
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| token_counts[i]);
+        let mut out = vec![Vec::new(); encodings.len()];
+        for group in order.chunks(GROUP_ROWS) {
+            let len = group.iter().map(|&i| token_counts[i]).max().unwrap_or(0);
+            let members: Vec<&tokenizers::Encoding> =
+                group.iter().map(|&i| &encodings[i]).collect();
+            for (&i, v) in group.iter().zip(self.forward(&members, len)?) {
+                out[i] = v;
+            }
+        }
+        Ok((out, token_counts))
+    }
+
+    /// Mean-pooled, unit-length embeddings of `encodings`, each cut to its first `len`
+    /// positions (the tokenizer pads on the right, so this only drops padding).
+    fn forward(
+        &self,
+        encodings: &[&tokenizers::Encoding],
+        len: usize,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let rows = encodings.len();
-        let flat = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| {
-            encodings.iter().flat_map(f).collect::<Vec<u32>>()
+        let flat = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| {
+            encodings
+                .iter()
+                .flat_map(|e| {
+                    let v = f(e);
+                    v[..len.min(v.len())].iter().copied()
+                })
+                .collect::<Vec<u32>>()
         };
-        let ids = Tensor::from_vec(flat(&|e| e.get_ids().to_vec()), (rows, seq), &self.device)
+        let seq = len;
+        let ids =
+            Tensor::from_vec(flat(&|e| e.get_ids()), (rows, seq), &self.device).map_err(run_err)?;
+        let types = Tensor::from_vec(flat(&|e| e.get_type_ids()), (rows, seq), &self.device)
             .map_err(run_err)?;
-        let types = Tensor::from_vec(
-            flat(&|e| e.get_type_ids().to_vec()),
-            (rows, seq),
-            &self.device,
-        )
-        .map_err(run_err)?;
-        let mask = Tensor::from_vec(
-            flat(&|e| e.get_attention_mask().to_vec()),
-            (rows, seq),
-            &self.device,
-        )
-        .map_err(run_err)?;
+        let mask = Tensor::from_vec(flat(&|e| e.get_attention_mask()), (rows, seq), &self.device)
+            .map_err(run_err)?;
         let hidden = self
             .model
             .forward(&ids, &types, Some(&mask))
@@ -167,6 +195,6 @@ impl MiniLm {
             .and_then(|s| s.sqrt())
             .map_err(run_err)?;
         let unit = mean.broadcast_div(&norm).map_err(run_err)?;
-        Ok((unit.to_vec2::<f32>().map_err(run_err)?, token_counts))
+        unit.to_vec2::<f32>().map_err(run_err)
     }
 }
