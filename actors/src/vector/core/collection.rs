@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::distance::{GraphDistance, Metric, normalise};
-use super::search_graph::SearchGraph;
+use super::search_graph::{SearchGraph, WalkQuery};
 use super::{Filter, PointId, VectorError};
 
 /// hnsw_rs's layer cap; its `file_dump` refuses graphs built with any other value.
@@ -408,9 +408,14 @@ impl Collection {
             // check spares a look at each candidate's slot.
             let all_pass = q.filter.is_none() && self.slots.len() == self.by_id.len();
             let accept: Option<&dyn Fn(usize) -> bool> = (!all_pass).then_some(&passes);
-            let mut found = self
-                .walk
-                .search(&self.distance, &self.vectors, d, &query, ef, accept);
+            let mut found = self.walk.search(&WalkQuery {
+                distance: &self.distance,
+                vectors: &self.vectors,
+                dim: d,
+                query: &query,
+                ef,
+                accept,
+            });
             found.truncate(want);
             found
         };

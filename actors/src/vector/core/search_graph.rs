@@ -158,19 +158,18 @@ impl SearchGraph {
         lists
     }
 
-    /// Up to `ef` accepted slots nearest to `query`, nearest first: the walk's, merged with
-    /// the pending slots. `accept` (none: every slot) says which slots may be returned. `vectors` holds the slots' vectors, `dim` floats each, prepared as
-    /// `query` is.
-    pub(crate) fn search(
-        &self,
-        distance: &GraphDistance,
-        vectors: &[f32],
-        dim: usize,
-        query: &[f32],
-        ef: usize,
-        accept: Option<&dyn Fn(usize) -> bool>,
-    ) -> Vec<usize> {
-        let mut found = self.walk(distance, vectors, dim, query, ef, accept);
+    /// Up to `ef` accepted slots nearest to the query, nearest first: the walk's, merged
+    /// with the pending slots.
+    pub(crate) fn search(&self, q: &WalkQuery<'_>) -> Vec<usize> {
+        let WalkQuery {
+            distance,
+            vectors,
+            dim,
+            query,
+            ef,
+            accept,
+        } = *q;
+        let mut found = self.walk(q);
         if !self.pending.is_empty() {
             found.extend(
                 self.pending
@@ -189,15 +188,15 @@ impl SearchGraph {
     }
 
     /// hnswlib's walk over the refreshed copy.
-    fn walk(
-        &self,
-        distance: &GraphDistance,
-        vectors: &[f32],
-        dim: usize,
-        query: &[f32],
-        ef: usize,
-        accept: Option<&dyn Fn(usize) -> bool>,
-    ) -> Vec<Near> {
+    fn walk(&self, q: &WalkQuery<'_>) -> Vec<Near> {
+        let WalkQuery {
+            distance,
+            vectors,
+            dim,
+            query,
+            ef,
+            accept,
+        } = *q;
         let Some((mut current, top)) = self.entry else {
             return Vec::new();
         };
@@ -271,6 +270,23 @@ impl SearchGraph {
             results.into_sorted_vec()
         })
     }
+}
+
+/// One query against the copy.
+#[derive(Clone, Copy)]
+pub(crate) struct WalkQuery<'a> {
+    /// The metric as the graph sees it (smaller is nearer).
+    pub(crate) distance: &'a GraphDistance,
+    /// Every slot's vector, `dim` floats each, prepared as `query` is.
+    pub(crate) vectors: &'a [f32],
+    /// Floats per vector.
+    pub(crate) dim: usize,
+    /// The prepared query vector.
+    pub(crate) query: &'a [f32],
+    /// How many accepted slots the walk keeps.
+    pub(crate) ef: usize,
+    /// Which slots may be returned; `None`: every slot.
+    pub(crate) accept: Option<&'a dyn Fn(usize) -> bool>,
 }
 
 /// Loads one float from every cache line of the given slots' vectors before any distance
