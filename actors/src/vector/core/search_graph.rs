@@ -161,28 +161,18 @@ impl SearchGraph {
     /// Up to `ef` accepted slots nearest to the query, nearest first: the walk's, merged
     /// with the pending slots.
     pub(crate) fn search(&self, q: &WalkQuery<'_>) -> Vec<usize> {
-        let WalkQuery {
-            distance,
-            vectors,
-            dim,
-            query,
-            ef,
-            accept,
-        } = *q;
         let mut found = self.walk(q);
         if !self.pending.is_empty() {
-            found.extend(
-                self.pending
-                    .iter()
-                    .filter(|&&s| (s + 1) * dim <= vectors.len() && accept.is_none_or(|ok| ok(s)))
-                    .filter_map(|&s| {
-                        let d = distance.eval(query, &vectors[s * dim..(s + 1) * dim]);
-                        Some(Near(d, u32::try_from(s).ok()?))
-                    }),
-            );
+            found.extend(self.pending.iter().filter_map(|&s| {
+                let v = q.vectors.get(s * q.dim..(s + 1) * q.dim)?;
+                if !q.accept.is_none_or(|ok| ok(s)) {
+                    return None;
+                }
+                Some(Near(q.distance.eval(q.query, v), u32::try_from(s).ok()?))
+            }));
             found.sort_unstable();
             found.dedup_by_key(|n| n.1);
-            found.truncate(ef);
+            found.truncate(q.ef);
         }
         found.into_iter().map(|Near(_, s)| s as usize).collect()
     }
