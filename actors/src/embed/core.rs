@@ -1,6 +1,7 @@
 //! all-MiniLM-L6-v2 in Rust: tokenise (truncate at the model's 256-token limit; a batch
-//! runs in groups of similar length, each padded to its longest), run the BERT encoder with candle, mean-pool over the attention
-//! mask and L2-normalise — exactly as the model's sentence-transformers config says.
+//! runs in groups of similar length, each padded to its longest), run the BERT encoder
+//! with candle, mean-pool over the attention mask and L2-normalise — exactly as the
+//! model's sentence-transformers config says.
 
 use std::path::{Path, PathBuf};
 
@@ -167,12 +168,11 @@ impl MiniLm {
                 })
                 .collect::<Vec<u32>>()
         };
-        let seq = len;
         let ids =
-            Tensor::from_vec(flat(&|e| e.get_ids()), (rows, seq), &self.device).map_err(run_err)?;
-        let types = Tensor::from_vec(flat(&|e| e.get_type_ids()), (rows, seq), &self.device)
+            Tensor::from_vec(flat(&|e| e.get_ids()), (rows, len), &self.device).map_err(run_err)?;
+        let types = Tensor::from_vec(flat(&|e| e.get_type_ids()), (rows, len), &self.device)
             .map_err(run_err)?;
-        let mask = Tensor::from_vec(flat(&|e| e.get_attention_mask()), (rows, seq), &self.device)
+        let mask = Tensor::from_vec(flat(&|e| e.get_attention_mask()), (rows, len), &self.device)
             .map_err(run_err)?;
         let hidden = self
             .model

@@ -149,8 +149,6 @@ pub struct Collection {
     graph: Hnsw<'static, f32, GraphDistance>,
     /// The graph's links by slot number, which queries walk.
     walk: SearchGraph,
-    /// The metric as the graph sees it (smaller is nearer).
-    distance: GraphDistance,
     /// Slot-major vectors, `dimension` floats each.
     vectors: Vec<f32>,
     /// `None` marks a tombstone.
@@ -171,7 +169,6 @@ impl Collection {
             arch: Arch::new(),
             graph,
             walk: SearchGraph::new(config.hnsw.m),
-            distance: GraphDistance::new(config.distance),
             vectors: Vec::new(),
             slots: Vec::new(),
             by_id: HashMap::new(),
@@ -409,7 +406,7 @@ impl Collection {
             let all_pass = q.filter.is_none() && self.slots.len() == self.by_id.len();
             let accept: Option<&dyn Fn(usize) -> bool> = (!all_pass).then_some(&passes);
             let mut found = self.walk.search(&WalkQuery {
-                distance: &self.distance,
+                distance: self.graph.get_distance(),
                 vectors: &self.vectors,
                 dim: d,
                 query: &query,

@@ -114,6 +114,10 @@ impl SearchGraph {
             }
             touched.sort_unstable();
             touched.dedup();
+            // New points were read just above.
+            let mut new = fresh.clone();
+            new.sort_unstable();
+            touched.retain(|s| new.binary_search(s).is_err());
             for slot in touched {
                 self.reread(slot);
             }
