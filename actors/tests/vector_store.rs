@@ -6,12 +6,15 @@ mod vector_data;
 
 use std::path::Path;
 
+use hnsw_rs::hnsw::Hnsw;
+use hnsw_rs::hnswio::HnswIo;
 use serde_json::json;
+use swarm_actors::vector::core::distance::GraphDistance;
 use swarm_actors::vector::core::store::StoreOptions;
 use swarm_actors::vector::core::{
     Catalog, Metric, NewPoint, PointId, ScoredPoint, SearchQuery, StoredCollection,
 };
-use vector_data::{clustered, config};
+use vector_data::{brute_force, clustered, config};
 
 fn points(vectors: &[Vec<f32>], from: usize) -> Vec<NewPoint> {
     vectors
@@ -60,6 +63,44 @@ fn snapshot_count(dir: &Path) -> usize {
                 .starts_with("snapshot-")
         })
         .count()
+}
+
+#[test]
+fn the_graph_snapshot_is_an_hnsw_rs_dump_that_hnsw_rs_itself_searches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("h");
+    let (data, queries) = clustered(2_000, 32, 20, 30, 8);
+    let mut c = StoredCollection::create(&dir, config(32, Metric::Euclid), StoreOptions::default())
+        .unwrap();
+    // One upsert of ids 0.. puts id i in slot i, hnsw_rs's data id.
+    c.upsert(points(&data, 0)).unwrap();
+    c.snapshot().unwrap();
+    let snapshot = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("snapshot-")
+        })
+        .unwrap();
+    let io = HnswIo::new(&snapshot, "graph");
+    let graph: Hnsw<'_, f32, GraphDistance> = io
+        .load_hnsw_with_dist(GraphDistance::new(Metric::Euclid))
+        .unwrap();
+    assert_eq!(graph.get_nb_point(), 2_000);
+    let mut found = 0;
+    for q in &queries {
+        let truth = brute_force(&data, q, Metric::Euclid, 10, |_| true);
+        let hits: Vec<usize> = graph.search(q, 10, 64).iter().map(|n| n.d_id).collect();
+        found += hits.iter().filter(|h| truth.contains(h)).count();
+    }
+    let recall = found as f64 / (10 * queries.len()) as f64;
+    assert!(
+        recall >= 0.95,
+        "hnsw_rs's search over our dump: recall@10 {recall}"
+    );
 }
 
 #[test]

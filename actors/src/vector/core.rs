@@ -5,7 +5,9 @@ mod codec;
 pub mod collection;
 pub mod distance;
 pub mod filter;
-mod search_graph;
+mod hnsw_dump;
+mod hnsw_graph;
+mod hnsw_walk;
 pub mod store;
 mod wal;
 

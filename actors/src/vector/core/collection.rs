@@ -1,19 +1,16 @@
-//! One collection in memory: an hnsw_rs graph over slots, the vectors and payloads behind
+//! One collection in memory: an HNSW graph over slots, the vectors and payloads behind
 //! them, and tombstones for deleted or replaced points until the graph is rebuilt.
 
 use std::collections::HashMap;
 
-use hnsw_rs::hnsw::Hnsw;
 use pulp::Arch;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::distance::{GraphDistance, Metric, normalise};
-use super::search_graph::{SearchGraph, WalkQuery};
+use super::hnsw_graph::HnswGraph;
+use super::hnsw_walk::Space;
 use super::{Filter, PointId, VectorError};
-
-/// hnsw_rs's layer cap; its `file_dump` refuses graphs built with any other value.
-const MAX_LAYER: usize = 16;
 
 /// HNSW build and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,9 +143,9 @@ pub(crate) struct Slot {
 pub struct Collection {
     config: CollectionConfig,
     arch: Arch,
-    graph: Hnsw<'static, f32, GraphDistance>,
-    /// The graph's links by slot number, which queries walk.
-    walk: SearchGraph,
+    /// The metric as the graph sees it.
+    metric: GraphDistance,
+    graph: HnswGraph,
     /// Slot-major vectors, `dimension` floats each.
     vectors: Vec<f32>,
     /// `None` marks a tombstone.
@@ -160,15 +157,15 @@ impl Collection {
     /// An empty collection.
     pub fn new(config: CollectionConfig) -> Result<Self, VectorError> {
         config.validate()?;
-        Ok(Self::with_graph(config, new_graph(&config, 1_024)))
+        Ok(Self::with_graph(config, new_graph(&config)))
     }
 
-    fn with_graph(config: CollectionConfig, graph: Hnsw<'static, f32, GraphDistance>) -> Self {
+    fn with_graph(config: CollectionConfig, graph: HnswGraph) -> Self {
         Self {
             config,
             arch: Arch::new(),
+            metric: GraphDistance::new(config.distance),
             graph,
-            walk: SearchGraph::new(config.hnsw.m),
             vectors: Vec::new(),
             slots: Vec::new(),
             by_id: HashMap::new(),
@@ -181,7 +178,7 @@ impl Collection {
         config: CollectionConfig,
         slots: Vec<Option<Slot>>,
         vectors: Vec<f32>,
-        graph: Option<Hnsw<'static, f32, GraphDistance>>,
+        graph: Option<HnswGraph>,
     ) -> Result<Self, VectorError> {
         if vectors.len() != slots.len() * config.dimension {
             return Err(VectorError::Storage(
@@ -189,7 +186,7 @@ impl Collection {
             ));
         }
         let rebuild = graph.is_none();
-        let graph = graph.unwrap_or_else(|| new_graph(&config, slots.len().max(1_024)));
+        let graph = graph.unwrap_or_else(|| new_graph(&config));
         let mut c = Self::with_graph(config, graph);
         c.by_id = slots
             .iter()
@@ -199,10 +196,7 @@ impl Collection {
         c.slots = slots;
         c.vectors = vectors;
         if rebuild {
-            let all: Vec<usize> = (0..c.slots.len()).collect();
-            c.index_slots(&all);
-        } else {
-            c.walk.refresh(&c.graph, c.slots.len());
+            c.index_slots(0);
         }
         Ok(c)
     }
@@ -286,23 +280,18 @@ impl Collection {
                 payload: p.payload,
             }));
         }
-        let new: Vec<usize> = (first..self.slots.len()).collect();
-        self.index_slots(&new);
+        self.index_slots(first);
         n
     }
 
-    fn index_slots(&mut self, slots: &[usize]) {
-        let d = self.config.dimension;
-        let data: Vec<(&[f32], usize)> = slots
-            .iter()
-            .map(|&s| (&self.vectors[s * d..(s + 1) * d], s))
-            .collect();
-        if data.len() >= 64 {
-            self.graph.parallel_insert_slice(&data);
-        } else {
-            data.into_iter().for_each(|p| self.graph.insert_slice(p));
-        }
-        self.walk.absorb(&self.graph, slots, self.slots.len());
+    /// Links slots `first..` (whose vectors are stored) into the graph.
+    fn index_slots(&mut self, first: usize) {
+        let space = Space {
+            metric: &self.metric,
+            vectors: &self.vectors,
+            dim: self.config.dimension,
+        };
+        self.graph.insert(&space, first..self.slots.len());
     }
 
     /// Deletes points by id; returns how many existed.
@@ -400,26 +389,18 @@ impl Collection {
         let mut slots: Vec<usize> = if q.exact {
             Vec::new()
         } else {
-            let d = self.config.dimension;
             // With no filter and no tombstones every slot may be returned; skipping the
             // check spares a look at each candidate's slot.
             let all_pass = q.filter.is_none() && self.slots.len() == self.by_id.len();
             let accept: Option<&dyn Fn(usize) -> bool> = (!all_pass).then_some(&passes);
-            let mut found = self.walk.search(&WalkQuery {
-                distance: self.graph.get_distance(),
-                vectors: &self.vectors,
-                dim: d,
-                query: &query,
-                ef,
-                accept,
-            });
+            let mut found = self.graph.search(&self.space(), &query, ef, accept);
             found.truncate(want);
             found
         };
         let complete = slots.len() >= want.min(self.by_id.len());
         if q.exact || !complete {
-            // The walk found fewer than exist (a selective filter, or points hnsw_rs left
-            // unreachable): scan the passing points instead.
+            // The walk found fewer than exist (a selective filter, or unreachable points):
+            // scan the passing points instead.
             slots = (0..self.slots.len()).filter(|&s| passes(s)).collect();
         }
         let metric = self.config.distance;
@@ -453,8 +434,17 @@ impl Collection {
     }
 
     /// The graph, for dumping.
-    pub(crate) fn graph(&self) -> &Hnsw<'static, f32, GraphDistance> {
+    pub(crate) fn graph(&self) -> &HnswGraph {
         &self.graph
+    }
+
+    /// The stored vectors as the graph sees them.
+    pub(crate) fn space(&self) -> Space<'_> {
+        Space {
+            metric: &self.metric,
+            vectors: &self.vectors,
+            dim: self.config.dimension,
+        }
     }
 
     /// Slots and vectors, for storing.
@@ -463,15 +453,6 @@ impl Collection {
     }
 }
 
-pub(crate) fn new_graph(
-    config: &CollectionConfig,
-    capacity: usize,
-) -> Hnsw<'static, f32, GraphDistance> {
-    Hnsw::new(
-        config.hnsw.m,
-        capacity,
-        MAX_LAYER,
-        config.hnsw.ef_construction,
-        GraphDistance::new(config.distance),
-    )
+fn new_graph(config: &CollectionConfig) -> HnswGraph {
+    HnswGraph::new(config.hnsw.m, config.hnsw.ef_construction)
 }

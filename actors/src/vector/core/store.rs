@@ -6,17 +6,15 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use hnsw_rs::api::AnnT;
-use hnsw_rs::hnsw::Hnsw;
-use hnsw_rs::hnswio::HnswIo;
 use sha2::{Digest, Sha256};
 
 use super::codec::{Reader, Writer};
 use super::collection::Slot;
 use super::distance::GraphDistance;
+use super::hnsw_dump::{read_dump, write_dump};
+use super::hnsw_graph::HnswGraph;
 use super::wal::{Wal, WalOp};
 use super::{Collection, CollectionConfig, NewPoint, PointId, VectorError};
 
@@ -236,7 +234,7 @@ impl StoredCollection {
             has_graph,
         )?;
         if has_graph {
-            dump_graph(self.collection.graph(), &tmp)?;
+            dump_graph(&self.collection, &tmp)?;
         }
         sync_dir(&tmp)?;
         let done = store.dir.join(format!("snapshot-{:020}", store.seq));
@@ -327,45 +325,17 @@ fn read_snapshot(dir: &Path, config: CollectionConfig) -> Result<(Collection, u6
     Ok((Collection::restore(config, slots, vectors, graph)?, seq))
 }
 
-fn dump_graph(graph: &Hnsw<'static, f32, GraphDistance>, dir: &Path) -> Result<(), VectorError> {
-    // hnsw_rs panics on some I/O failures; a failed snapshot must not take the service down.
-    let dumped = catch_unwind(AssertUnwindSafe(|| graph.file_dump(dir, GRAPH)))
-        .map_err(|_| storage("dump graph into", dir, "hnsw_rs panicked"))?
-        .map_err(|e| storage("dump graph into", dir, e))?;
-    if dumped != GRAPH {
-        return Err(storage(
-            "dump graph into",
-            dir,
-            format!("unexpected name {dumped}"),
-        ));
-    }
-    for ext in ["hnsw.graph", "hnsw.data"] {
-        let p = dir.join(format!("{GRAPH}.{ext}"));
-        File::open(&p)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| storage("sync", &p, e))?;
-    }
-    Ok(())
+fn dump_graph(c: &Collection, dir: &Path) -> Result<(), VectorError> {
+    write_dump(c.graph(), &c.space(), dir, GRAPH).map_err(|e| storage("dump graph into", dir, e))
 }
 
-fn load_graph(
-    dir: &Path,
-    config: &CollectionConfig,
-    slots: usize,
-) -> Result<Hnsw<'static, f32, GraphDistance>, String> {
-    // hnsw_rs ties a loaded graph's lifetime to its loader; the loader holds only paths and
-    // options (no memory map here), so it is leaked once per collection load.
-    let io: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH)));
-    let graph = catch_unwind(AssertUnwindSafe(|| {
-        io.load_hnsw_with_dist(GraphDistance::new(config.distance))
-    }))
-    .map_err(|_| "hnsw_rs panicked while loading".to_string())?
-    .map_err(|e| e.to_string())?;
-    if graph.get_nb_point() != slots {
-        return Err(format!(
-            "graph has {} points, the store {slots}",
-            graph.get_nb_point()
-        ));
-    }
-    Ok(graph)
+fn load_graph(dir: &Path, config: &CollectionConfig, slots: usize) -> Result<HnswGraph, String> {
+    read_dump(
+        dir,
+        GRAPH,
+        GraphDistance::new(config.distance),
+        slots,
+        config.hnsw.ef_construction,
+        config.hnsw.m,
+    )
 }
