@@ -1,5 +1,6 @@
-//! Vector search: HNSW collections (hnsw_rs) with payloads, filters applied during the
-//! graph search, and crash-safe persistence; spoken to in Qdrant's vocabulary.
+//! Vector search: HNSW collections (graphs snapshotted as hnsw_rs dumps) with payloads,
+//! filters applied during the graph search, and crash-safe persistence; spoken to in
+//! Qdrant's vocabulary.
 //!
 //! [`core`] is plain Rust (a [`core::Collection`] and its [`core::CollectionStore`]);
 //! [`service`] is the actor shell that owns every collection; [`api`] maps Qdrant-shaped

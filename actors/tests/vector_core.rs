@@ -333,8 +333,8 @@ fn uuid_ids_round_trip() {
 
 #[test]
 fn points_written_a_few_at_a_time_are_all_searchable() {
-    // Batches of 7 cross the walkable copy's refresh point many times and leave the last
-    // points pending (scanned exactly), so both paths answer here.
+    // Batches of 7 are each linked into a graph that is already walked (no parallel batch),
+    // as one-point writes are; the last batch must be found at once.
     let (data, queries) = clustered(3_000, 64, 30, 50, 11);
     let mut c = Collection::new(config(64, Metric::Cosine)).unwrap();
     let all = points(&data);

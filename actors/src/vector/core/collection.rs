@@ -45,7 +45,7 @@ pub struct CollectionConfig {
 }
 
 impl CollectionConfig {
-    /// Checks the bounds hnsw_rs and sanity impose.
+    /// Checks the bounds the graph, its hnsw_rs dump (`m` in one byte) and sanity impose.
     pub fn validate(&self) -> Result<(), VectorError> {
         let bad = |m: &str| Err(VectorError::Invalid(m.to_string()));
         if !(1..=65_536).contains(&self.dimension) {

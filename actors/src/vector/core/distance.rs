@@ -1,5 +1,6 @@
-//! Metrics and the SIMD kernels behind them. hnsw_rs only compares distances, so each
-//! metric hands it a non-negative value that orders points the same way as the metric's
+//! Metrics and the SIMD kernels behind them. The graph only compares distances, so each
+//! metric hands it a non-negative value (hnsw_rs's convention, kept so hnsw_rs can search
+//! our dumps) that orders points the same way as the metric's
 //! score; scores reported to callers are recomputed exactly from the stored vectors.
 
 use hnsw_rs::anndists::dist::Distance;
@@ -54,8 +55,8 @@ impl Metric {
     }
 }
 
-/// The distance hnsw_rs sees: one type for all metrics so a dump reloads with the metric
-/// chosen at run time (`load_hnsw_with_dist`).
+/// The distance the graph walks by: one type for all metrics, so an hnsw_rs dump reloads
+/// with the metric chosen at run time (`load_hnsw_with_dist`).
 #[derive(Debug, Clone, Copy)]
 pub struct GraphDistance {
     metric: Metric,
@@ -83,7 +84,7 @@ impl Distance<f32> for GraphDistance {
     }
 }
 
-/// A positive value that decreases as `d` grows, over all of f32: hnsw_rs needs distances
+/// A positive value that decreases as `d` grows, over all of f32: graph distances are
 /// >= 0, and a raw inner product can be any sign.
 fn order_preserving(d: f32) -> f32 {
     if d >= 0.0 { 1.0 / (1.0 + d) } else { 1.0 - d }
