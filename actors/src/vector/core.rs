@@ -3,6 +3,7 @@
 pub mod catalog;
 mod codec;
 pub mod collection;
+pub mod config;
 pub mod distance;
 pub mod filter;
 mod hnsw_dump;
@@ -12,10 +13,8 @@ pub mod store;
 mod wal;
 
 pub use catalog::Catalog;
-pub use collection::{
-    Collection, CollectionConfig, CollectionInfo, HnswParams, NewPoint, Record, ScoredPoint,
-    SearchQuery,
-};
+pub use collection::{Collection, CollectionInfo, NewPoint, Record, ScoredPoint, SearchQuery};
+pub use config::{CollectionConfig, HnswParams};
 pub use distance::Metric;
 pub use filter::Filter;
 pub use store::{CollectionStore, StoreOptions, StoredCollection};
