@@ -1,5 +1,5 @@
 //! Shared pieces of the benchmarks: a bare ractor echo actor (the baseline), a minimal
-//! echo service for the swarm, and percentile helpers.
+//! echo service for the swarm, percentile helpers and seeded data.
 
 use std::time::Duration;
 
@@ -88,4 +88,39 @@ pub fn fl_updates(clients: usize, dim: usize) -> Vec<swarm_actors::fl::core::Upd
             num_examples: 1 + (k as u64 % 7),
         })
         .collect()
+}
+
+/// Scales `v` to unit length.
+pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// Seeded clustered unit vectors of `dim` floats: 100 Gaussian centres (σ 1), points and
+/// queries spread around them (σ 0.6); `n` points and `q` queries.
+pub fn clustered_unit_vectors(n: usize, q: usize, dim: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use rand_distr::StandardNormal;
+    // rand_distr's `Normal` draws `mean + σ · StandardNormal`, as here.
+    let mut rng = StdRng::seed_from_u64(42);
+    let centres: Vec<Vec<f32>> = (0..100)
+        .map(|_| {
+            (0..dim)
+                .map(|_| rng.sample::<f32, _>(StandardNormal))
+                .collect()
+        })
+        .collect();
+    let draw = |rng: &mut StdRng| {
+        let c = &centres[rng.random_range(0..centres.len())];
+        unit(
+            c.iter()
+                .map(|x| x + 0.6 * rng.sample::<f32, _>(StandardNormal))
+                .collect(),
+        )
+    };
+    let base = (0..n).map(|_| draw(&mut rng)).collect();
+    let queries = (0..q).map(|_| draw(&mut rng)).collect();
+    (base, queries)
 }

@@ -14,11 +14,11 @@ use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, Normal};
 use swarm_actors::embed::core::MiniLm;
 use swarm_actors::vector::core::{
     Collection, CollectionConfig, HnswParams, Metric, NewPoint, PointId, SearchQuery,
 };
+use swarm_benches::clustered_unit_vectors;
 
 const DIM: usize = 384;
 const K: usize = 10;
@@ -30,29 +30,6 @@ fn arg(name: &str, default: &str) -> String {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| default.to_string())
-}
-
-fn unit(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-    v
-}
-
-/// Seeded clustered unit vectors: 100 Gaussian centres, points spread around them.
-fn clustered(n: usize, q: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-    let mut rng = StdRng::seed_from_u64(42);
-    let centre = Normal::new(0.0f32, 1.0).expect("normal");
-    let spread = Normal::new(0.0f32, 0.6).expect("normal");
-    let centres: Vec<Vec<f32>> = (0..100)
-        .map(|_| (0..DIM).map(|_| centre.sample(&mut rng)).collect())
-        .collect();
-    let draw = |rng: &mut StdRng| {
-        let c = &centres[rng.random_range(0..centres.len())];
-        unit(c.iter().map(|x| x + spread.sample(rng)).collect())
-    };
-    let base = (0..n).map(|_| draw(&mut rng)).collect();
-    let queries = (0..q).map(|_| draw(&mut rng)).collect();
-    (base, queries)
 }
 
 /// A generated corpus (seeded combinations of subjects, actions, objects and settings),
@@ -238,7 +215,7 @@ fn main() {
     let out = PathBuf::from(arg("--out", "target/vector-bench"));
     std::fs::create_dir_all(&out).expect("out dir");
     let (base, queries) = match dataset.as_str() {
-        "clustered" => clustered(n, q),
+        "clustered" => clustered_unit_vectors(n, q, DIM),
         "minilm" => minilm(n, q, &out),
         other => panic!("unknown dataset {other} (clustered or minilm)"),
     };

@@ -13,6 +13,13 @@ use super::hnsw_graph::HnswGraph;
 use super::hnsw_walk::Space;
 use super::{Filter, PointId, VectorError};
 
+/// Slots a filtered search samples to estimate how many pass.
+const PLAN_SAMPLE: usize = 128;
+
+/// A filter passing fewer than one point in this many is answered by a scan (measured on
+/// 50k × 128: at 1% the scan takes a third of the walk's time, at 10% six times as long).
+const SCAN_BELOW_ONE_IN: usize = 32;
+
 /// A point to write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPoint {
@@ -335,7 +342,8 @@ impl Collection {
                         .is_none_or(|f| f.matches(&s.id, &s.payload))
                 })
         };
-        let mut slots: Vec<usize> = if q.exact {
+        let exact = q.exact || (q.filter.is_some() && self.selective(&passes));
+        let mut slots: Vec<usize> = if exact {
             Vec::new()
         } else {
             // With no filter and no tombstones every slot may be returned; skipping the
@@ -347,9 +355,9 @@ impl Collection {
             found
         };
         let complete = slots.len() >= want.min(self.by_id.len());
-        if q.exact || !complete {
-            // The walk found fewer than exist (a selective filter, or unreachable points):
-            // scan the passing points instead.
+        if exact || !complete {
+            // Asked for, planned (a selective filter), or the walk found fewer than exist
+            // (unreachable points): scan the passing points.
             slots = (0..self.slots.len()).filter(|&s| passes(s)).collect();
         }
         let metric = self.config.distance;
@@ -380,6 +388,24 @@ impl Collection {
                 })
             })
             .collect())
+    }
+
+    /// Whether so few slots pass `passes` that scanning them beats walking the graph,
+    /// judged from a sample: a walk passes through about `1 / p` points for each one it
+    /// keeps, so below a few percent it visits most of the graph anyway (Qdrant plans the
+    /// same way from its payload indexes' cardinality estimates).
+    fn selective(&self, passes: &dyn Fn(usize) -> bool) -> bool {
+        let n = self.slots.len();
+        let sample = PLAN_SAMPLE.min(n);
+        // Golden-ratio steps spread the sample over the slots without a stride that a
+        // periodic payload could line up with.
+        let passing = (0..sample)
+            .filter(|&i| {
+                let at = ((i as f64 * 0.618_033_988_749_895).fract() * n as f64) as usize;
+                passes(at.min(n - 1))
+            })
+            .count();
+        passing * SCAN_BELOW_ONE_IN < sample
     }
 
     /// The graph, for dumping.
