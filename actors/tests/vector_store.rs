@@ -52,17 +52,21 @@ fn small_log() -> StoreOptions {
     }
 }
 
-fn snapshot_count(dir: &Path) -> usize {
+fn snapshot_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
                 .unwrap()
-                .file_name()
                 .to_string_lossy()
                 .starts_with("snapshot-")
         })
-        .count()
+        .collect()
+}
+
+fn snapshot_count(dir: &Path) -> usize {
+    snapshot_dirs(dir).len()
 }
 
 #[test]
@@ -75,16 +79,7 @@ fn the_graph_snapshot_is_an_hnsw_rs_dump_that_hnsw_rs_itself_searches() {
     // One upsert of ids 0.. puts id i in slot i, hnsw_rs's data id.
     c.upsert(points(&data, 0)).unwrap();
     c.snapshot().unwrap();
-    let snapshot = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("snapshot-")
-        })
-        .unwrap();
+    let snapshot = snapshot_dirs(&dir).pop().unwrap();
     let io = HnswIo::new(&snapshot, "graph");
     let graph: Hnsw<'_, f32, GraphDistance> = io
         .load_hnsw_with_dist(GraphDistance::new(Metric::Euclid))
@@ -176,16 +171,7 @@ fn an_unreadable_graph_dump_is_rebuilt_from_the_stored_vectors() {
         c.upsert(points(&data, 0)).unwrap();
         c.snapshot().unwrap();
     }
-    let snap = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("snapshot-")
-        })
-        .unwrap();
+    let snap = snapshot_dirs(&dir).pop().unwrap();
     std::fs::write(snap.join("graph.hnsw.graph"), b"garbage").unwrap();
     let c = StoredCollection::open(&dir, StoreOptions::default()).unwrap();
     assert_eq!(c.collection().info().points_count, 800);
