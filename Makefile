@@ -37,7 +37,7 @@ fmt:
 tools:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
-## Criterion benchmarks (in-process queue, envelope and tracing overhead).
+## Criterion benchmarks (queue, envelope and tracing overhead, service cores, filtered vector search).
 bench:
 	$(CARGO) bench -p swarm-benches
 
