@@ -244,4 +244,27 @@ mod tests {
         }
         assert!(read_dump(dir.path(), "g", metric, 1_199, 40, 6).is_err());
     }
+
+    #[test]
+    fn a_dump_written_by_hnsw_rs_itself_loads_and_is_searchable() {
+        use hnsw_rs::api::AnnT;
+        // Collections snapshotted before this module existed hold hnsw_rs's own dumps.
+        let metric = GraphDistance::new(Metric::Euclid);
+        let data = vectors(800, 8);
+        let theirs: Hnsw<'_, f32, GraphDistance> = Hnsw::new(6, 800, 16, 40, metric);
+        for (slot, v) in data.chunks(8).enumerate() {
+            theirs.insert_slice((v, slot));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(theirs.file_dump(dir.path(), "old").unwrap(), "old");
+        let back = read_dump(dir.path(), "old", metric, 800, 40, 6).unwrap();
+        let space = Space {
+            metric: &metric,
+            vectors: &data,
+            dim: 8,
+        };
+        for (slot, v) in data.chunks(8).enumerate().step_by(40) {
+            assert_eq!(back.search(&space, v, 10, None).first(), Some(&slot));
+        }
+    }
 }
