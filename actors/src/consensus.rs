@@ -4,10 +4,12 @@
 //! `service` is the runtime shell; `api` holds the HTTP bodies.
 
 pub mod api;
+pub mod client;
 pub mod core;
 pub mod engine;
 pub mod service;
 pub mod voters;
 
+pub use client::ConsensusClient;
 pub use engine::{ConsensusEngine, Decision};
 pub use service::{ConsensusRequest, ConsensusResponse, ConsensusService};

@@ -4,7 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use swarm_runtime::{
+    CallOptions, Client, Registry, RequestContext, Service, ServiceError, SwarmError,
+};
+
+use crate::http::{ApiError, Call, HttpApi, Limits, ServiceClient, ValidJson};
 
 /// The longest delay a request may ask for.
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -41,6 +48,14 @@ pub struct EchoResponse {
 #[derive(Debug, Default)]
 pub struct Echo;
 
+/// The echo service's params (it takes none), for the Rust builder.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct EchoParams;
+
+impl swarm_runtime::topology::ServiceParams for EchoParams {
+    const TYPE: &'static str = "echo";
+}
+
 impl Service for Echo {
     type Request = EchoRequest;
     type Response = EchoResponse;
@@ -66,7 +81,47 @@ impl Service for Echo {
     }
 }
 
-/// Registers service type `echo` (no params).
+/// The echo service's typed client.
+#[derive(Clone)]
+pub struct EchoClient(Client<Echo>);
+
+impl ServiceClient for EchoClient {
+    type Service = Echo;
+
+    fn from_client(client: Client<Echo>) -> Self {
+        Self(client)
+    }
+}
+
+impl EchoClient {
+    /// Sends `request` back, after its delay.
+    pub async fn echo(
+        &self,
+        request: EchoRequest,
+        options: CallOptions,
+    ) -> Result<EchoResponse, SwarmError> {
+        self.0.call_with(request, options).await
+    }
+}
+
+/// `POST /v1/echo`.
+pub fn routes(client: EchoClient, _limits: &Limits) -> Router {
+    Router::new()
+        .route("/v1/echo", post(echo))
+        .with_state(client)
+}
+
+async fn echo(
+    State(client): State<EchoClient>,
+    Call(options): Call,
+    ValidJson(request): ValidJson<EchoRequest>,
+) -> Result<Json<EchoResponse>, ApiError> {
+    Ok(Json(client.echo(request, options).await?))
+}
+
+/// Registers service type `echo` (no params) with its route.
 pub fn register(registry: &mut Registry) {
-    registry.service::<Echo, _>("echo", |_params| Some(Arc::new(|| Ok(Echo))));
+    registry
+        .service::<Echo, _>("echo", |_params| Some(Arc::new(|| Ok(Echo))))
+        .expose(HttpApi::new(routes));
 }

@@ -2,7 +2,9 @@
 //! dynamic batcher (`service`), served OpenAI-compatible at `/v1/embeddings` (`api`).
 
 pub mod api;
+pub mod client;
 pub mod core;
 pub mod service;
 
+pub use client::EmbedClient;
 pub use service::EmbedService;

@@ -3,7 +3,9 @@
 //! in a shared map, so restarts keep them); `api` is the HTTP surface.
 
 pub mod api;
+pub mod client;
 pub mod core;
 pub mod service;
 
+pub use client::FlClient;
 pub use service::{FlRequest, FlService, RoundView};

@@ -5,9 +5,7 @@
 mod app;
 mod auth;
 mod config;
-mod error;
 mod routes;
-mod vector_routes;
 
 use std::sync::Arc;
 
@@ -19,7 +17,6 @@ use tokio::sync::watch;
 pub use app::{GatewayState, app};
 pub use auth::ApiKeys;
 pub use config::GatewayConfig;
-pub use error::ApiError;
 
 /// Registers the `gateway` section.
 pub fn register(registry: &mut Registry) {
@@ -54,8 +51,8 @@ impl Component for GatewayConfig {
             let local = listener
                 .local_addr()
                 .map_err(|e| SwarmError::Unavailable(e.to_string()))?;
-            let state = GatewayState::new(swarm, config, keys);
-            let (actor, _) = Actor::spawn(None, GatewayActor, (listener, state))
+            let router = app(GatewayState::new(swarm, config, keys))?;
+            let (actor, _) = Actor::spawn(None, GatewayActor, (listener, router))
                 .await
                 .map_err(|e| SwarmError::Unavailable(format!("gateway failed to start: {e}")))?;
             let stopped = ractor::call!(actor, GatewayMsg::StoppedSignal)
@@ -88,16 +85,15 @@ pub struct GatewayActorState {
 impl Actor for GatewayActor {
     type Msg = GatewayMsg;
     type State = GatewayActorState;
-    type Arguments = (tokio::net::TcpListener, GatewayState);
+    type Arguments = (tokio::net::TcpListener, axum::Router);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<GatewayMsg>,
-        (listener, state): Self::Arguments,
+        (listener, router): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         let (shutdown, mut shutdown_rx) = watch::channel(false);
         let (stopped_tx, stopped) = watch::channel(false);
-        let router = app(state);
         tokio::spawn(async move {
             let served = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {

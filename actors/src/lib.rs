@@ -8,6 +8,7 @@ pub mod echo;
 pub mod embed;
 pub mod fl;
 pub mod gateway;
+pub mod http;
 pub mod nash;
 pub mod vector;
 

@@ -1,9 +1,11 @@
 //! The Nash solver service: agents negotiating pose a bimatrix game; the solver answers
 //! with equilibria. `core` is pure (tested and benchmarked without actors); `service` is
-//! the actor shell on the runtime; `api` is the HTTP route.
+//! the actor shell on the runtime; `client` its typed client; `api` the HTTP route.
 
 pub mod api;
+pub mod client;
 pub mod core;
 pub mod service;
 
+pub use client::NashClient;
 pub use service::{NashRequest, NashService};

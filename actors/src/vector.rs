@@ -3,11 +3,15 @@
 //! Qdrant's vocabulary.
 //!
 //! [`core`] is plain Rust (a [`core::Collection`] and its [`core::CollectionStore`]);
-//! [`service`] is the actor shell that owns every collection; [`api`] maps Qdrant-shaped
-//! JSON bodies to requests.
+//! [`service`] is the actor shell that owns every collection (and embeds texts through
+//! its `embed` dependency); [`client`] is its typed client; [`api`] maps Qdrant-shaped
+//! JSON bodies to requests and [`routes`] serves them.
 
 pub mod api;
+pub mod client;
 pub mod core;
+pub mod routes;
 pub mod service;
 
-pub use service::{VectorRequest, VectorResponse, VectorService};
+pub use client::VectorClient;
+pub use service::{PointInput, VectorInput, VectorRequest, VectorResponse, VectorService};

@@ -55,7 +55,7 @@ fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
 }
 
 #[test]
-fn graph_draws_services_queues_workers_and_supervisors() {
+fn graph_draws_each_pool_once_with_its_batcher_and_dependencies() {
     let out = Command::new(SWARM)
         .args(["graph"])
         .arg(repo_file("config/swarm.yaml"))
@@ -65,12 +65,19 @@ fn graph_draws_services_queues_workers_and_supervisors() {
     assert!(out.status.success());
     assert!(dot.starts_with("digraph \"swarm\" {"), "{dot}");
     for needle in [
-        "\"root\" -> \"echo:supervisor\"",
-        "\"echo:queue\" -> \"echo:worker1\"",
-        "\"component:gateway\" -> \"echo:queue\"",
+        "\"root\" -> \"echo\" [style=dashed, label=\"supervises\"]",
+        "\"component:gateway\" -> \"echo\"",
+        "\"vector\" -> \"embed\" [style=bold",
+        "\"embed:stage0\" -> \"embed\"",
+        "label=\"batcher: up to 32 items",
     ] {
         assert!(dot.contains(needle), "missing {needle} in\n{dot}");
     }
+    // One node per pool, however many workers: no per-worker nodes.
+    assert!(!dot.contains("worker1"), "{dot}");
+    assert!(dot.contains("\\n2 workers\\n"), "{dot}");
+    let nodes = dot.lines().filter(|l| l.contains(" [shape=")).count();
+    assert!(nodes < 20, "{nodes} nodes:\n{dot}");
     let out = Command::new(SWARM)
         .args(["graph", "--format", "text"])
         .arg(repo_file("config/swarm.yaml"))
@@ -78,11 +85,12 @@ fn graph_draws_services_queues_workers_and_supervisors() {
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("─ echo [echo] supervisor one_for_one")
+        text.contains("─ echo [echo] 2 workers, supervisor one_for_one")
             && text.contains("─ nash [nash]")
             && text.contains("─ fl [fl]")
             && text.contains("─ embed [embed]")
-            && text.contains("worker 1"),
+            && text.contains("uses: embed")
+            && text.contains("batcher: up to 32 items"),
         "{text}"
     );
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 fn yaml(data: &std::path::Path) -> String {
     let model = format!("{}/../models/all-MiniLM-L6-v2", env!("CARGO_MANIFEST_DIR"));
     format!(
-        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  embed:\n    type: embed\n    workers: 8\n    params:\n      model_dir: {model}\n      batch: {{ max_batch_size: 8, max_wait: 2ms, max_batch_tokens: 4096, max_concurrent_batches: 1 }}\n  vector:\n    type: vector\n    workers: 4\n    params:\n      data_dir: {}\n",
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  embed:\n    type: embed\n    workers: 8\n    params:\n      model_dir: {model}\n      batch: {{ max_batch_size: 8, max_wait: 2ms, max_batch_tokens: 4096, max_concurrent_batches: 1 }}\n  vector:\n    type: vector\n    workers: 4\n    params:\n      embed: embed\n      data_dir: {}\n",
         data.display()
     )
 }

@@ -248,6 +248,16 @@ impl BatchPolicy {
                 s.error(key, "must be at least 1");
             }
         }
+        s.stage(
+            "batcher",
+            format_args!(
+                "up to {} items / {} tokens, wait {:?}, {} in parallel",
+                policy.max_batch_size,
+                policy.max_batch_tokens,
+                policy.max_wait,
+                policy.max_concurrent_batches
+            ),
+        );
         policy
     }
 }

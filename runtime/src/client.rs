@@ -65,7 +65,7 @@ impl<S: Service> Client<S> {
             .await;
         if let Err(e) = &result {
             span.record("otel.status_code", "ERROR");
-            tracing::debug!(parent: &span, code = e.code(), "call failed");
+            tracing::debug!(parent: &span, code = e.code().as_str(), "call failed");
         }
         result
     }

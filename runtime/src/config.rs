@@ -5,6 +5,7 @@
 //! registers in a [`crate::Registry`].
 
 mod interpolate;
+mod links;
 mod model;
 mod reader;
 pub mod yaml;

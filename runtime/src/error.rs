@@ -1,6 +1,98 @@
 //! Errors a caller can act on, each with a stable `code()` shared by HTTP bodies and metrics.
 
+use std::fmt;
 use std::time::Duration;
+
+/// Every stable error code the swarm answers with: in JSON error bodies, metric labels
+/// and the README's table. Runtime errors ([`SwarmError::code`]) and the gateway's own
+/// (auth, body, routing) share this one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
+    /// The queue is full (`reject`).
+    Overloaded,
+    /// Evicted (`drop_oldest`) or refused on arrival (`drop_newest`).
+    Dropped,
+    /// The deadline passed.
+    DeadlineExceeded,
+    /// The worker crashed.
+    WorkerCrashed,
+    /// Shutting down, failed, or absent.
+    Unavailable,
+    /// Well-formed input the service refuses.
+    InvalidRequest,
+    /// The request names something that does not exist, or no such route.
+    NotFound,
+    /// A failure that is not the caller's fault.
+    Internal,
+    /// The body is not valid JSON.
+    InvalidJson,
+    /// The body could not be read.
+    InvalidBody,
+    /// A header the swarm reads has a bad value.
+    InvalidHeader,
+    /// Missing or wrong API key.
+    Unauthorized,
+    /// The body exceeds the route's limit.
+    PayloadTooLarge,
+    /// Wrong `Content-Type`.
+    UnsupportedMediaType,
+    /// The route exists, not for this method.
+    MethodNotAllowed,
+}
+
+impl ErrorCode {
+    /// Every code, in the README's order.
+    pub const ALL: [ErrorCode; 15] = [
+        Self::InvalidJson,
+        Self::InvalidBody,
+        Self::InvalidHeader,
+        Self::Unauthorized,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::InvalidRequest,
+        Self::Overloaded,
+        Self::Dropped,
+        Self::WorkerCrashed,
+        Self::Internal,
+        Self::Unavailable,
+        Self::DeadlineExceeded,
+    ];
+
+    /// The code as sent: `deadline_exceeded`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Overloaded => "overloaded",
+            Self::Dropped => "dropped",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::WorkerCrashed => "worker_crashed",
+            Self::Unavailable => "unavailable",
+            Self::InvalidRequest => "invalid_request",
+            Self::NotFound => "not_found",
+            Self::Internal => "internal",
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidBody => "invalid_body",
+            Self::InvalidHeader => "invalid_header",
+            Self::Unauthorized => "unauthorized",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// Why a request did not get a normal answer. Every request ends in a reply or one of these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,16 +139,16 @@ pub enum SwarmError {
 
 impl SwarmError {
     /// The stable machine-readable code: used in JSON error bodies and metric labels.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Overloaded { .. } => "overloaded",
-            Self::Dropped { .. } => "dropped",
-            Self::DeadlineExceeded => "deadline_exceeded",
-            Self::WorkerCrashed => "worker_crashed",
-            Self::Unavailable(_) => "unavailable",
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::NotFound(_) => "not_found",
-            Self::Internal(_) => "internal",
+            Self::Overloaded { .. } => ErrorCode::Overloaded,
+            Self::Dropped { .. } => ErrorCode::Dropped,
+            Self::DeadlineExceeded => ErrorCode::DeadlineExceeded,
+            Self::WorkerCrashed => ErrorCode::WorkerCrashed,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -86,6 +178,16 @@ pub enum ServiceError {
     /// The service failed for a reason that is not the caller's fault.
     #[error("{0}")]
     Internal(String),
+    /// A call to another service (a dependency) failed; its error is passed on as it is,
+    /// so an overloaded dependency still answers `overloaded`, not `internal`.
+    #[error("{0}")]
+    Upstream(SwarmError),
+}
+
+impl From<SwarmError> for ServiceError {
+    fn from(e: SwarmError) -> Self {
+        Self::Upstream(e)
+    }
 }
 
 impl From<ServiceError> for SwarmError {
@@ -98,6 +200,7 @@ impl From<ServiceError> for SwarmError {
                 Self::DeadlineExceeded
             }
             ServiceError::Internal(m) => Self::Internal(m),
+            ServiceError::Upstream(e) => e,
         }
     }
 }

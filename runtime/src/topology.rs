@@ -2,6 +2,8 @@
 //! top-level sections to component parsers (`registry.rs`); [`Swarm`] starts the plan,
 //! hands out clients and shuts it down (`running.rs`); `graph.rs` draws the plan.
 
+mod builder;
+pub(crate) mod dependency;
 mod graph;
 mod registry;
 mod running;
@@ -19,9 +21,11 @@ use crate::metrics::{QueueGauge, ServiceMetrics};
 use crate::pool::{DrainReport, Health, PoolSpec, ServicePool};
 use crate::service::Service;
 
+pub use builder::{BuildError, ServiceOptions, ServiceParams, SwarmBuilder, duration};
+pub use dependency::Dependency;
 pub use graph::{render_dot, render_text};
-pub use registry::Registry;
-pub use running::{ShutdownReport, Swarm, wait_for_signal};
+pub use registry::{Attachments, Registry, ServiceTypeRegistration};
+pub use running::{RunningServiceInfo, ShutdownReport, Swarm, wait_for_signal};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -40,6 +40,31 @@ pub struct VoterKey {
     pub public_key: String,
 }
 
+/// The voter set as callers see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoterSetView {
+    /// The swarm.
+    pub swarm_id: String,
+    /// n.
+    pub n: usize,
+    /// f.
+    pub f: usize,
+    /// 2f + 1.
+    pub quorum: usize,
+    /// Keys by id.
+    pub voters: Vec<VoterKey>,
+}
+
+/// Whether a certificate checks out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// Whether the certificate is valid.
+    pub valid: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// The service's answers.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
@@ -47,26 +72,9 @@ pub enum ConsensusResponse {
     /// A decision.
     Decided(Box<Decision>),
     /// The voter set.
-    Voters {
-        /// The swarm.
-        swarm_id: String,
-        /// n.
-        n: usize,
-        /// f.
-        f: usize,
-        /// 2f + 1.
-        quorum: usize,
-        /// Keys by id.
-        voters: Vec<VoterKey>,
-    },
+    Voters(VoterSetView),
     /// A verification result.
-    Verified {
-        /// Whether the certificate is valid.
-        valid: bool,
-        /// Why not.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
+    Verified(Verification),
 }
 
 /// Settings from `params`.
@@ -133,7 +141,7 @@ impl Service for ConsensusService {
             }
             ConsensusRequest::Voters => {
                 let set = engine.voter_set();
-                Ok(ConsensusResponse::Voters {
+                Ok(ConsensusResponse::Voters(VoterSetView {
                     swarm_id: set.swarm_id.clone(),
                     n: set.len(),
                     f: set.max_faulty(),
@@ -147,18 +155,15 @@ impl Service for ConsensusService {
                             public_key: hex::encode(k.to_bytes()),
                         })
                         .collect(),
-                })
+                }))
             }
-            ConsensusRequest::Verify(cert) => Ok(match cert.verify(engine.voter_set()) {
-                Ok(()) => ConsensusResponse::Verified {
-                    valid: true,
-                    reason: None,
-                },
-                Err(e) => ConsensusResponse::Verified {
-                    valid: false,
-                    reason: Some(e.to_string()),
-                },
-            }),
+            ConsensusRequest::Verify(cert) => {
+                let reason = cert.verify(engine.voter_set()).err().map(|e| e.to_string());
+                Ok(ConsensusResponse::Verified(Verification {
+                    valid: reason.is_none(),
+                    reason,
+                }))
+            }
         }
     }
 }
@@ -181,16 +186,19 @@ fn read_params(params: &Section<'_>) -> Option<ConsensusParams> {
     })
 }
 
-/// Registers service type `consensus` (params: `voters`, `swarm_id`, `round_timeout`).
+/// Registers service type `consensus` (params: `voters`, `swarm_id`, `round_timeout`)
+/// with its routes.
 pub fn register(registry: &mut Registry) {
-    registry.service::<ConsensusService, _>("consensus", |params| {
-        let p = Arc::new(read_params(params)?);
-        let engine = Arc::new(OnceCell::new());
-        Some(Arc::new(move || {
-            Ok(ConsensusService {
-                params: p.clone(),
-                engine: engine.clone(),
-            })
-        }))
-    });
+    registry
+        .service::<ConsensusService, _>("consensus", |params| {
+            let p = Arc::new(read_params(params)?);
+            let engine = Arc::new(OnceCell::new());
+            Some(Arc::new(move || {
+                Ok(ConsensusService {
+                    params: p.clone(),
+                    engine: engine.clone(),
+                })
+            }))
+        })
+        .expose(crate::http::HttpApi::new(super::api::routes));
 }

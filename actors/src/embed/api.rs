@@ -2,11 +2,16 @@
 //! strings; `encoding_format` `float` (default) or `base64` (little-endian float32, what
 //! the official clients ask for); the answer is a `list` of `embedding` objects with usage.
 
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::client::EmbedClient;
 use super::service::{EmbedRequest, EmbedResponse};
+use crate::http::{ApiError, Call, Limits, ValidJson};
 
 /// The request body (OpenAI's fields; `dimensions` is accepted only at the model's size).
 #[derive(Debug, Deserialize)]
@@ -94,4 +99,24 @@ pub fn response_body(r: &EmbedResponse, encoding: Encoding) -> Value {
         "model": &*r.model,
         "usage": {"prompt_tokens": r.tokens, "total_tokens": r.tokens},
     })
+}
+
+/// all-MiniLM-L6-v2's vector length.
+const DIMENSION: usize = 384;
+
+/// `POST /v1/embeddings` (OpenAI-compatible).
+pub fn routes(client: EmbedClient, _limits: &Limits) -> Router {
+    Router::new()
+        .route("/v1/embeddings", post(embeddings))
+        .with_state(client)
+}
+
+async fn embeddings(
+    State(client): State<EmbedClient>,
+    Call(options): Call,
+    ValidJson(body): ValidJson<EmbeddingsBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (request, encoding) = body.into_request(DIMENSION).map_err(ApiError::invalid)?;
+    let response = client.embed(request.inputs, options).await?;
+    Ok(Json(response_body(&response, encoding)))
 }

@@ -87,13 +87,7 @@ impl Service for EmbedService {
         let mut embeddings = Vec::new();
         let mut tokens = 0;
         for result in futures_join(calls).await {
-            let (v, n) = result.map_err(|e| match e {
-                swarm_runtime::SwarmError::InvalidRequest(m) => ServiceError::InvalidRequest(m),
-                swarm_runtime::SwarmError::DeadlineExceeded => {
-                    ServiceError::Timeout("embedding deadline passed".into())
-                }
-                other => ServiceError::Internal(other.to_string()),
-            })?;
+            let (v, n) = result?;
             embeddings.push(v);
             tokens += n;
         }
@@ -132,7 +126,7 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
 
 /// Registers service type `embed` (params: `model_dir`, `model_name`, `batch`).
 pub fn register(registry: &mut Registry) {
-    registry.service::<EmbedService, _>("embed", |params: &Section<'_>| {
+    let mut registration = registry.service::<EmbedService, _>("embed", |params: &Section<'_>| {
         let dir: PathBuf = params.or("model_dir", PathBuf::from("models/all-MiniLM-L6-v2"));
         let name: Arc<str> = params
             .or("model_name", "all-MiniLM-L6-v2".to_string())
@@ -161,4 +155,5 @@ pub fn register(registry: &mut Registry) {
             })
         }))
     });
+    registration.expose(crate::http::HttpApi::new(super::api::routes));
 }

@@ -5,10 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
+use swarm_runtime::ErrorCode;
 
+use super::client::FlClient;
 use super::core::{Strategy, Update};
-use super::service::OpenRound;
+use super::service::{OpenRound, RoundView};
+use crate::http::{ApiError, Call, Limits, RawBody, ValidJson, parse_json, upload_limited};
 
 /// `POST /v1/fl/rounds`.
 #[derive(Debug, Deserialize)]
@@ -110,4 +117,75 @@ pub fn update_from_bytes(client: &str, num_examples: &str, bytes: &[u8]) -> Resu
         weights,
         num_examples,
     })
+}
+
+/// `POST /v1/fl/rounds`, `GET /v1/fl/rounds/{id}`, `POST /v1/fl/rounds/{id}/updates`
+/// (under the gateway's upload limit).
+pub fn routes(client: FlClient, limits: &Limits) -> Router {
+    Router::new()
+        .route("/v1/fl/rounds", post(open))
+        .route("/v1/fl/rounds/{id}", get(read))
+        .route(
+            "/v1/fl/rounds/{id}/updates",
+            upload_limited(post(submit), limits),
+        )
+        .with_state(client)
+}
+
+/// `POST /v1/fl/rounds`: 201 with the new round.
+async fn open(
+    State(client): State<FlClient>,
+    Call(options): Call,
+    ValidJson(body): ValidJson<OpenBody>,
+) -> Result<(StatusCode, Json<RoundView>), ApiError> {
+    let open = body.into_request().map_err(ApiError::invalid)?;
+    let view = client.open(open, options).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `GET /v1/fl/rounds/{id}`.
+async fn read(
+    State(client): State<FlClient>,
+    Path(id): Path<String>,
+    Call(options): Call,
+) -> Result<Json<RoundView>, ApiError> {
+    Ok(Json(client.round(id, options).await?))
+}
+
+/// `POST /v1/fl/rounds/{id}/updates`: JSON, or raw little-endian float32.
+async fn submit(
+    State(client): State<FlClient>,
+    Path(id): Path<String>,
+    Call(options): Call,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let content_type = text(header::CONTENT_TYPE.as_str());
+    let update = if content_type.starts_with("application/octet-stream") {
+        update_from_bytes(text("x-fl-client"), text("x-fl-num-examples"), &body)
+            .map_err(ApiError::invalid)?
+    } else if content_type.starts_with("application/json") {
+        parse_json::<UpdateBody>(&body)?
+            .into_update()
+            .map_err(ApiError::invalid)?
+    } else {
+        return Err(ApiError::BadRequest {
+            code: ErrorCode::UnsupportedMediaType,
+            message: "send application/json or application/octet-stream (little-endian float32)"
+                .into(),
+        });
+    };
+    let view = client.submit(id, update, options).await?;
+    Ok(Json(serde_json::json!({
+        "accepted": true,
+        "received": view.participants.len(),
+        "needed": view.min_clients,
+        "status": view.status,
+    })))
 }

@@ -173,10 +173,13 @@ impl Service for FlService {
     }
 }
 
-/// Registers service type `fl` (no params). Every worker shares one set of rounds.
+/// Registers service type `fl` (no params) with its routes. Every worker shares one set
+/// of rounds.
 pub fn register(registry: &mut Registry) {
-    registry.service::<FlService, _>("fl", |_params| {
-        let rounds = Arc::new(Rounds::default());
-        Some(Arc::new(move || Ok(FlService::new(rounds.clone()))))
-    });
+    registry
+        .service::<FlService, _>("fl", |_params| {
+            let rounds = Arc::new(Rounds::default());
+            Some(Arc::new(move || Ok(FlService::new(rounds.clone()))))
+        })
+        .expose(crate::http::HttpApi::new(super::api::routes));
 }

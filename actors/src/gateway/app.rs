@@ -1,106 +1,103 @@
-//! The router and its middleware, in order: trace span (continuing an incoming
-//! `traceparent`) → auth (on everything but `/health`) → body limit → handler.
+//! The router and its middleware, outermost first: trace span named by the matched route
+//! (continuing an incoming `traceparent`) → limits in the request's extensions → body
+//! limit → auth (on everything but `/health`) → the service's handler. The gateway names
+//! no service: it mounts the [`HttpApi`] of every service that has one.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use swarm_runtime::{Client, Swarm, telemetry};
+use axum::routing::get;
+use swarm_runtime::{Swarm, SwarmError, telemetry};
 use tracing::Instrument;
 
 use super::auth::ApiKeys;
 use super::config::GatewayConfig;
-use super::error::ApiError;
-use super::{routes, vector_routes as vr};
-use crate::consensus::ConsensusService;
-use crate::echo::Echo;
-use crate::embed::EmbedService;
-use crate::fl::FlService;
-use crate::nash::NashService;
-use crate::vector::VectorService;
+use super::routes;
+use crate::http::{ApiError, AppliedBodyLimit, HttpApi, Limits};
 
-/// What every handler can reach.
+/// What the gateway's own routes (`/health`, `/metrics`) and its auth layer reach.
 #[derive(Clone)]
 pub struct GatewayState {
     pub(crate) swarm: Swarm,
     pub(crate) config: Arc<GatewayConfig>,
     pub(crate) keys: Arc<ApiKeys>,
-    pub(crate) echo: Option<Client<Echo>>,
-    pub(crate) nash: Option<Client<NashService>>,
-    pub(crate) fl: Option<Client<FlService>>,
-    pub(crate) consensus: Option<Client<ConsensusService>>,
-    pub(crate) embed: Option<Client<EmbedService>>,
-    pub(crate) vector: Option<Client<VectorService>>,
 }
 
 impl GatewayState {
     /// State for a gateway in front of `swarm`.
     pub fn new(swarm: Swarm, config: GatewayConfig, keys: ApiKeys) -> Self {
         Self {
-            echo: swarm.client_of_type("echo"),
-            nash: swarm.client_of_type("nash"),
-            fl: swarm.client_of_type("fl"),
-            consensus: swarm.client_of_type("consensus"),
-            embed: swarm.client_of_type("embed"),
-            vector: swarm.client_of_type("vector"),
             swarm,
             config: Arc::new(config),
             keys: Arc::new(keys),
         }
     }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            request_timeout: self.config.request_timeout,
+            body_limit: self.config.body_limit,
+            upload_limit: self.config.upload_limit,
+        }
+    }
 }
 
-/// The gateway's router; tests call it without a socket.
-pub fn app(state: GatewayState) -> Router {
-    let body_limit = usize::try_from(state.config.body_limit).unwrap_or(usize::MAX);
-    let upload_limit = usize::try_from(state.config.upload_limit).unwrap_or(usize::MAX);
-    let protected = Router::new()
+/// The gateway's router; tests call it without a socket. Fails when two services'
+/// routes collide.
+pub fn app(state: GatewayState) -> Result<Router, SwarmError> {
+    let limits = state.limits();
+    let mut protected = Router::new()
         .route("/metrics", get(routes::metrics))
-        .route("/v1/echo", post(routes::echo))
-        .route("/v1/nash/solve", post(routes::nash_solve))
-        .route("/v1/embeddings", post(routes::embeddings))
-        .route("/v1/consensus/proposals", post(routes::consensus_propose))
-        .route("/v1/consensus/voters", get(routes::consensus_voters))
-        .route("/v1/consensus/verify", post(routes::consensus_verify))
-        .route("/v1/fl/rounds", post(routes::fl_open))
-        .route("/v1/fl/rounds/{id}", get(routes::fl_get))
-        .route(
-            "/v1/fl/rounds/{id}/updates",
-            post(routes::fl_submit).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/v1/collections", get(vr::list))
-        .route(
-            "/v1/collections/{name}",
-            put(vr::create).get(vr::info).delete(vr::drop),
-        )
-        .route(
-            "/v1/collections/{name}/points",
-            put(vr::upsert).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/v1/collections/{name}/points/search", post(vr::search))
-        .route("/v1/collections/{name}/points/delete", post(vr::delete))
-        .route("/v1/collections/{name}/points/count", post(vr::count))
-        .route("/v1/collections/{name}/points/{id}", get(vr::get_point))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
-    Router::new()
+        .with_state(state.clone());
+    for service in state.swarm.services() {
+        let Some(api) = state.swarm.attachment::<HttpApi>(&service.name) else {
+            continue;
+        };
+        let routes = api.router(&state.swarm, &service.name, &limits)?;
+        let prefix = service.route_prefix.clone();
+        // axum panics on overlapping routes; a collision becomes a start-up error instead.
+        protected = std::panic::catch_unwind(AssertUnwindSafe(move || match prefix {
+            Some(p) => protected.nest(&p, routes),
+            None => protected.merge(routes),
+        }))
+        .map_err(|_| {
+            SwarmError::Unavailable(format!(
+                "the routes of service `{}` collide with routes already mounted; give it a `route_prefix`",
+                service.name
+            ))
+        })?;
+    }
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    let body_limit = usize::try_from(limits.body_limit).unwrap_or(usize::MAX);
+    Ok(Router::new()
         .route("/health", get(routes::health))
+        .with_state(state)
         .merge(protected)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(trace_request))
-        .with_state(state)
+        .layer(axum::Extension(AppliedBodyLimit(limits.body_limit)))
+        .layer(axum::Extension(limits))
+        .layer(middleware::from_fn(trace_request)))
 }
 
 async fn trace_request(request: Request, next: Next) -> Response {
-    let route = request.uri().path().to_string();
-    let span = tracing::info_span!("gateway", otel.name = %format!("{} {route}", request.method()),
-        otel.kind = "server", http.request.method = %request.method(), url.path = %route,
-        http.response.status_code = tracing::field::Empty);
+    // The matched route keeps span names few (`PUT /v1/collections/{name}/points`);
+    // the raw path stays an attribute.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched route", MatchedPath::as_str);
+    let method = request.method();
+    let span = tracing::info_span!("gateway", otel.name = %format!("{method} {route}"),
+        otel.kind = "server", http.request.method = %method, http.route = %route,
+        url.path = %request.uri().path(), http.response.status_code = tracing::field::Empty);
     if let Some(tp) = request
         .headers()
         .get("traceparent")

@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::core::{Game, Method, Options};
+use super::client::NashClient;
+use super::core::{Game, Method, Options, Solution};
 use super::service::NashRequest;
+use crate::http::{ApiError, Call, Limits, ValidJson};
 
 /// The JSON body.
 #[derive(Debug, Deserialize)]
@@ -59,4 +64,20 @@ impl SolveBody {
             },
         })
     }
+}
+
+/// `POST /v1/nash/solve`.
+pub fn routes(client: NashClient, _limits: &Limits) -> Router {
+    Router::new()
+        .route("/v1/nash/solve", post(solve))
+        .with_state(client)
+}
+
+async fn solve(
+    State(client): State<NashClient>,
+    Call(options): Call,
+    ValidJson(body): ValidJson<SolveBody>,
+) -> Result<Json<Solution>, ApiError> {
+    let request = body.into_request().map_err(ApiError::invalid)?;
+    Ok(Json(client.solve(request, options).await?))
 }

@@ -7,6 +7,8 @@ use std::sync::atomic::Ordering;
 
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 
+use crate::http::HttpApi;
+
 use super::core::{Budget, Game, Method, NashError, Options, Solution, solve};
 
 /// A game to solve, already validated.
@@ -27,7 +29,7 @@ pub struct NashService;
 impl From<NashError> for ServiceError {
     fn from(e: NashError) -> Self {
         match e {
-            NashError::DeadlineExceeded => ServiceError::Internal(e.to_string()),
+            NashError::DeadlineExceeded => ServiceError::Timeout(e.to_string()),
             other => ServiceError::InvalidRequest(other.to_string()),
         }
     }
@@ -62,7 +64,9 @@ impl Service for NashService {
     }
 }
 
-/// Registers service type `nash` (no params).
+/// Registers service type `nash` (no params) with its route.
 pub fn register(registry: &mut Registry) {
-    registry.service::<NashService, _>("nash", |_params| Some(Arc::new(|| Ok(NashService))));
+    registry
+        .service::<NashService, _>("nash", |_params| Some(Arc::new(|| Ok(NashService))))
+        .expose(HttpApi::new(super::api::routes));
 }

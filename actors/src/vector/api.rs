@@ -1,13 +1,14 @@
 //! Qdrant-shaped JSON bodies and their conversion to [`VectorRequest`] parts. Points and
-//! searches may carry `text` instead of a vector; the gateway embeds those first.
+//! searches may carry `text` instead of a vector; the vector service embeds those
+//! through its `embed` dependency.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::core::{
-    CollectionConfig, CollectionInfo, Filter, HnswParams, Metric, NewPoint, PointId, SearchQuery,
+    CollectionConfig, CollectionInfo, Filter, HnswParams, Metric, PointId, SearchQuery,
 };
-use super::service::PointSelector;
+use super::service::{PointInput, PointSelector, VectorInput};
 
 /// Most hits one search may ask for.
 pub const MAX_LIMIT: usize = 10_000;
@@ -94,57 +95,34 @@ pub struct UpsertBody {
     points: Vec<PointBody>,
 }
 
-/// A point whose vector may still be a text to embed.
-#[derive(Debug)]
-pub struct PendingPoint {
-    id: PointId,
-    vector: Option<Vec<f32>>,
-    payload: Value,
-}
-
 impl UpsertBody {
-    /// The points (vectors missing where text was given) and the texts to embed, in order.
-    pub fn split(self) -> Result<(Vec<PendingPoint>, Vec<String>), String> {
+    /// The points, each with its vector or its text.
+    pub fn into_points(self) -> Result<Vec<PointInput>, String> {
         if self.points.is_empty() {
             return Err("`points` must not be empty".into());
         }
-        let mut pending = Vec::with_capacity(self.points.len());
-        let mut texts = Vec::new();
-        for (i, p) in self.points.into_iter().enumerate() {
-            let id = PointId::from_json(&p.id).map_err(|e| format!("points[{i}].id: {e}"))?;
-            let vector = match (p.vector, p.text) {
-                (Some(v), None) => Some(v),
-                (None, Some(t)) => {
-                    texts.push(t);
-                    None
-                }
-                _ => {
-                    return Err(format!(
-                        "points[{i}]: give exactly one of `vector` and `text`"
-                    ));
-                }
-            };
-            pending.push(PendingPoint {
-                id,
-                vector,
-                payload: p.payload,
-            });
-        }
-        Ok((pending, texts))
+        self.points
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let id = PointId::from_json(&p.id).map_err(|e| format!("points[{i}].id: {e}"))?;
+                let vector = match (p.vector, p.text) {
+                    (Some(v), None) => VectorInput::Vector(v),
+                    (None, Some(t)) => VectorInput::Text(t),
+                    _ => {
+                        return Err(format!(
+                            "points[{i}]: give exactly one of `vector` and `text`"
+                        ));
+                    }
+                };
+                Ok(PointInput {
+                    id,
+                    vector,
+                    payload: p.payload,
+                })
+            })
+            .collect()
     }
-}
-
-/// Fills the missing vectors from `embedded`, in order.
-pub fn resolve(pending: Vec<PendingPoint>, embedded: Vec<Vec<f32>>) -> Vec<NewPoint> {
-    let mut embedded = embedded.into_iter();
-    pending
-        .into_iter()
-        .map(|p| NewPoint {
-            id: p.id,
-            vector: p.vector.or_else(|| embedded.next()).unwrap_or_default(),
-            payload: p.payload,
-        })
-        .collect()
 }
 
 /// Qdrant's search `params`.
@@ -174,17 +152,12 @@ pub struct SearchBody {
 }
 
 impl SearchBody {
-    /// The text to embed, when the query is given as text.
-    pub fn text(&self) -> Result<Option<String>, String> {
-        match (&self.vector, &self.text) {
-            (Some(_), None) => Ok(None),
-            (None, Some(t)) => Ok(Some(t.clone())),
-            _ => Err("give exactly one of `vector` and `text`".into()),
+    /// The search, and the text to search by when the query was given as text (the
+    /// query's vector is then empty until the service embeds it).
+    pub fn into_query(self) -> Result<(SearchQuery, Option<String>), String> {
+        if self.vector.is_some() == self.text.is_some() {
+            return Err("give exactly one of `vector` and `text`".into());
         }
-    }
-
-    /// The search, with `embedded` as the vector when the query was text.
-    pub fn into_query(self, embedded: Option<Vec<f32>>) -> Result<SearchQuery, String> {
         let limit = self.limit.unwrap_or(10);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(format!("`limit` must be between 1 and {MAX_LIMIT}"));
@@ -203,8 +176,8 @@ impl SearchBody {
             return Err("`params.hnsw_ef` must be between 1 and 4096".into());
         }
         let filter = self.filter.as_ref().map(Filter::parse).transpose()?;
-        Ok(SearchQuery {
-            vector: self.vector.or(embedded).unwrap_or_default(),
+        let query = SearchQuery {
+            vector: self.vector.unwrap_or_default(),
             limit,
             offset: self.offset,
             filter,
@@ -212,7 +185,8 @@ impl SearchBody {
             ef: self.params.hnsw_ef,
             exact: self.params.exact,
             with_payload: self.with_payload,
-        })
+        };
+        Ok((query, self.text))
     }
 }
 

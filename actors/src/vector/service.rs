@@ -6,7 +6,12 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use swarm_runtime::config::{ByteSize, Section};
-use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
+use swarm_runtime::{
+    CallOptions, Dependency, Registry, RequestContext, Service, ServiceError, telemetry,
+};
+
+use crate::embed::{EmbedClient, EmbedService};
+use crate::http::ServiceClient;
 
 use super::core::catalog::SharedCollection;
 use super::core::{
@@ -21,6 +26,26 @@ pub enum PointSelector {
     Ids(Vec<PointId>),
     /// Every point passing the filter.
     Filter(Filter),
+}
+
+/// A point's vector, or a text for the embedding service to turn into one.
+#[derive(Debug, Clone)]
+pub enum VectorInput {
+    /// The vector itself.
+    Vector(Vec<f32>),
+    /// A text, embedded by the service's `embed` dependency in the same request.
+    Text(String),
+}
+
+/// A point to write.
+#[derive(Debug, Clone)]
+pub struct PointInput {
+    /// Its id.
+    pub id: PointId,
+    /// Its vector or text.
+    pub vector: VectorInput,
+    /// Its payload (a JSON object, or null).
+    pub payload: serde_json::Value,
 }
 
 /// A request to the vector service.
@@ -49,8 +74,8 @@ pub enum VectorRequest {
     Upsert {
         /// The collection.
         name: String,
-        /// The points (vectors already resolved from text).
-        points: Vec<NewPoint>,
+        /// The points, with vectors or texts.
+        points: Vec<PointInput>,
     },
     /// Delete points.
     Delete {
@@ -63,8 +88,10 @@ pub enum VectorRequest {
     Search {
         /// The collection.
         name: String,
-        /// The search.
+        /// The search (its vector is filled from `text` when given).
         query: Box<SearchQuery>,
+        /// A text to search by instead of the query's vector.
+        text: Option<String>,
     },
     /// One point.
     Get {
@@ -114,12 +141,66 @@ impl From<VectorError> for ServiceError {
 /// The vector-search service.
 pub struct VectorService {
     catalog: Arc<Catalog>,
+    embed: Option<Dependency<EmbedService>>,
 }
 
 impl VectorService {
-    /// A service over a shared catalog.
-    pub fn new(catalog: Arc<Catalog>) -> Self {
-        Self { catalog }
+    /// A service over a shared catalog; texts go to `embed` when given.
+    pub fn new(catalog: Arc<Catalog>, embed: Option<Dependency<EmbedService>>) -> Self {
+        Self { catalog, embed }
+    }
+
+    /// Embeds `texts` within the request's deadline (one deadline for the whole request).
+    async fn embed(
+        &self,
+        texts: Vec<String>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Vec<f32>>, ServiceError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dependency = self.embed.as_ref().ok_or_else(|| {
+            ServiceError::InvalidRequest(
+                "`text` needs an embedding service, and this vector service has none (set `params.embed`); send `vector`".into(),
+            )
+        })?;
+        let client = EmbedClient::from_client(dependency.client()?);
+        let options = CallOptions {
+            timeout: Some(
+                ctx.deadline
+                    .saturating_duration_since(tokio::time::Instant::now()),
+            ),
+            traceparent: telemetry::traceparent_of(&tracing::Span::current()),
+            ..CallOptions::default()
+        };
+        Ok(client.embed(texts, options).await?.embeddings)
+    }
+
+    /// Points with every text replaced by its embedding.
+    async fn resolve(
+        &self,
+        points: Vec<PointInput>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<NewPoint>, ServiceError> {
+        let texts: Vec<String> = points
+            .iter()
+            .filter_map(|p| match &p.vector {
+                VectorInput::Text(t) => Some(t.clone()),
+                VectorInput::Vector(_) => None,
+            })
+            .collect();
+        let mut embedded = self.embed(texts, ctx).await?.into_iter();
+        Ok(points
+            .into_iter()
+            .map(|p| NewPoint {
+                id: p.id,
+                vector: match p.vector {
+                    VectorInput::Vector(v) => v,
+                    VectorInput::Text(_) => embedded.next().unwrap_or_default(),
+                },
+                payload: p.payload,
+            })
+            .collect())
     }
 }
 
@@ -143,7 +224,7 @@ impl Service for VectorService {
     async fn handle(
         &mut self,
         req: VectorRequest,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
     ) -> Result<VectorResponse, ServiceError> {
         let catalog = self.catalog.clone();
         match req {
@@ -178,12 +259,20 @@ impl Service for VectorService {
                 })
                 .await
             }
-            VectorRequest::Search { name, query } => {
+            VectorRequest::Search {
+                name,
+                mut query,
+                text,
+            } => {
                 let c = catalog.get(&name)?;
+                if let Some(text) = text {
+                    query.vector = self.embed(vec![text], ctx).await?.pop().unwrap_or_default();
+                }
                 blocking(move || read(&c, |c| c.search(&query)).map(VectorResponse::Hits)).await
             }
             VectorRequest::Upsert { name, points } => {
                 let c = catalog.get(&name)?;
+                let points = self.resolve(points, ctx).await?;
                 blocking(move || c.write().upsert(points).map(VectorResponse::Changed)).await
             }
             VectorRequest::Delete { name, selector } => {
@@ -203,29 +292,33 @@ impl Service for VectorService {
 }
 
 /// Registers service type `vector` (params: `data_dir` — omit for in-memory collections —
-/// `sync`, `snapshot_after`). Collections load when the pool starts.
+/// `sync`, `snapshot_after`, and `embed`, the embedding service that turns texts into
+/// vectors) with its routes. Collections load when the pool starts.
 pub fn register(registry: &mut Registry) {
-    registry.service::<VectorService, _>("vector", |params: &Section<'_>| {
-        let dir: Option<PathBuf> = params.value("data_dir");
-        let defaults = StoreOptions::default();
-        let options = StoreOptions {
-            sync: params.or("sync", defaults.sync),
-            snapshot_after_bytes: params
-                .or("snapshot_after", ByteSize(defaults.snapshot_after_bytes))
-                .0,
-        };
-        let shared: Arc<Mutex<Option<Arc<Catalog>>>> = Arc::new(Mutex::new(None));
-        Some(Arc::new(move || {
-            let mut slot = shared.lock();
-            if let Some(c) = slot.as_ref() {
-                return Ok(VectorService::new(c.clone()));
-            }
-            let catalog = Arc::new(
-                Catalog::open(dir.clone(), options)
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            );
-            *slot = Some(catalog.clone());
-            Ok(VectorService::new(catalog))
-        }))
-    });
+    let mut registration =
+        registry.service::<VectorService, _>("vector", |params: &Section<'_>| {
+            let dir: Option<PathBuf> = params.value("data_dir");
+            let embed = params.dependency::<EmbedService>("embed");
+            let defaults = StoreOptions::default();
+            let options = StoreOptions {
+                sync: params.or("sync", defaults.sync),
+                snapshot_after_bytes: params
+                    .or("snapshot_after", ByteSize(defaults.snapshot_after_bytes))
+                    .0,
+            };
+            let shared: Arc<Mutex<Option<Arc<Catalog>>>> = Arc::new(Mutex::new(None));
+            Some(Arc::new(move || {
+                let mut slot = shared.lock();
+                if let Some(c) = slot.as_ref() {
+                    return Ok(VectorService::new(c.clone(), embed.clone()));
+                }
+                let catalog = Arc::new(
+                    Catalog::open(dir.clone(), options)
+                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                );
+                *slot = Some(catalog.clone());
+                Ok(VectorService::new(catalog, embed.clone()))
+            }))
+        });
+    registration.expose(crate::http::HttpApi::new(super::routes::routes));
 }

@@ -1,5 +1,6 @@
 //! The validated config: what `swarm validate` checks and `Swarm::start` runs.
 
+use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use super::{ConfigErrors, load_tree, read_file};
 use crate::pool::PoolSpec;
 use crate::queue::OverflowPolicy;
 use crate::supervision::{Backoff, RestartIntensity, RestartStrategy, SupervisionConfig};
-use crate::topology::{Component, Registry, ServiceStarter};
+use crate::topology::dependency::DeclaredDependency;
+use crate::topology::{Attachments, Component, Registry, ServiceStarter};
 
 /// Where traces and logs go.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +31,23 @@ pub struct ServicePlan {
     pub spec: PoolSpec,
     /// The registered type name (`echo`, …).
     pub type_name: String,
+    /// Where its external interface is mounted (`/team-a`); `None` for the root.
+    pub route_prefix: Option<String>,
+    /// Stages in front of its workers (`batcher: …`), as the params parser declared them.
+    pub stages: Vec<String>,
+    pub(crate) pos: super::yaml::Pos,
+    pub(crate) type_id: TypeId,
+    pub(crate) exposed: bool,
+    pub(crate) attachments: Attachments,
+    pub(crate) dependencies: Vec<DeclaredDependency>,
     pub(crate) starter: ServiceStarter,
+}
+
+impl ServicePlan {
+    /// The services this one uses, by name, in declaration order.
+    pub fn dependencies(&self) -> impl Iterator<Item = &str> {
+        self.dependencies.iter().map(|d| d.target.as_str())
+    }
 }
 
 /// An extra top-level section read by a registered component parser (the gateway).
@@ -58,6 +76,8 @@ pub struct SwarmConfig {
     pub shutdown_grace: Duration,
     /// Services in file order.
     pub services: Vec<ServicePlan>,
+    /// Indices into `services`: every dependency before its dependants, else file order.
+    pub start_order: Vec<usize>,
     /// Components (gateway, …) in registration order.
     pub components: Vec<ComponentPlan>,
 }
@@ -103,8 +123,17 @@ impl SwarmConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigErrors> {
         let root = load_tree(text, origin, env)?;
+        Self::from_node(&root, origin, registry)
+    }
+
+    /// Validates a tree already built (by YAML or by [`crate::topology::SwarmBuilder`]).
+    pub(crate) fn from_node(
+        root: &Node,
+        origin: &str,
+        registry: &Registry,
+    ) -> Result<Self, ConfigErrors> {
         let diag = Diagnostics::new(origin);
-        let config = read_swarm(&root, origin, &diag, registry);
+        let config = read_swarm(root, origin, &diag, registry);
         diag.finish(config)
     }
 }
@@ -142,12 +171,14 @@ fn read_swarm(
     }
     drop(services_section);
     drop(top);
+    let start_order = super::links::check(&services, diag);
     diag.is_clean().then(|| SwarmConfig {
         origin: origin.to_string(),
         name,
         telemetry,
         shutdown_grace,
         services,
+        start_order,
         components,
     })
 }
@@ -190,12 +221,15 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
         s.error("deadline", "must be greater than zero");
     }
     let idempotent = s.or("idempotent", false);
+    let route_prefix = read_route_prefix(s);
     let supervision = read_supervision(&s.section("supervision"));
     let params = s.section("params");
-    let starter = type_name
+    let diag = s.diagnostics();
+    let errors_before = diag.error_count();
+    let entry = type_name
         .as_deref()
-        .and_then(|t| match registry.service_parser(t) {
-            Some(parse) => parse(&params),
+        .and_then(|t| match registry.service_entry(t) {
+            Some(entry) => Some(entry),
             None => {
                 s.error(
                     "type",
@@ -207,7 +241,27 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
                 None
             }
         });
+    let starter = entry.and_then(|e| (e.parser)(&params));
+    drop(params);
+    if entry.is_some() && starter.is_none() && diag.error_count() == errors_before {
+        s.error(
+            "params",
+            format!(
+                "the params parser of type `{}` refused these params without saying why",
+                type_name.as_deref().unwrap_or_default()
+            ),
+        );
+    }
+    let (dependencies, stages) = (diag.take_declared(), diag.take_stages());
+    let entry = entry?;
     Some(ServicePlan {
+        route_prefix,
+        stages,
+        pos: s.pos(),
+        type_id: entry.type_id,
+        exposed: entry.exposed,
+        attachments: entry.attachments.clone(),
+        dependencies,
         spec: PoolSpec {
             name: name.to_string(),
             workers,
@@ -220,6 +274,27 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
         type_name: type_name?,
         starter: starter?,
     })
+}
+
+/// `route_prefix: /team-a`: one or more `/segment`s of letters, digits, `-`, `_`, `.`.
+fn read_route_prefix(s: &Section<'_>) -> Option<String> {
+    let prefix: String = s.value("route_prefix")?;
+    let valid = prefix.len() > 1
+        && prefix.starts_with('/')
+        && prefix[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if !valid {
+        s.error(
+            "route_prefix",
+            format!("`{prefix}` is not a route prefix: write `/name` (letters, digits, `-`, `_`, `.`; no trailing `/`)"),
+        );
+        return None;
+    }
+    Some(prefix)
 }
 
 fn read_supervision(s: &Section<'_>) -> SupervisionConfig {

@@ -9,12 +9,24 @@ use std::time::Duration;
 
 use super::yaml::{Key, Node, Pos, Value};
 use super::{ByteSize, ConfigError, ConfigErrors};
+use crate::service::Service;
+use crate::topology::dependency::{DeclaredDependency, Dependency};
 
 /// Collects config errors for one file.
 #[derive(Debug)]
 pub struct Diagnostics {
     file: String,
     errors: RefCell<Vec<ConfigError>>,
+    /// Dependencies declared by params parsers, taken per service by the config reader.
+    declared: RefCell<Vec<DeclaredDependency>>,
+    /// Stages a params parser put in front of its workers (a batcher), for `swarm graph`.
+    stages: RefCell<Vec<String>>,
+}
+
+impl std::fmt::Debug for DeclaredDependency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} -> {}", self.key_path, self.target)
+    }
 }
 
 impl Diagnostics {
@@ -23,7 +35,22 @@ impl Diagnostics {
         Self {
             file: file.into(),
             errors: RefCell::new(Vec::new()),
+            declared: RefCell::new(Vec::new()),
+            stages: RefCell::new(Vec::new()),
         }
+    }
+
+    /// How many errors were recorded so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.borrow().len()
+    }
+
+    pub(crate) fn take_declared(&self) -> Vec<DeclaredDependency> {
+        std::mem::take(&mut *self.declared.borrow_mut())
+    }
+
+    pub(crate) fn take_stages(&self) -> Vec<String> {
+        std::mem::take(&mut *self.stages.borrow_mut())
     }
 
     /// Records one error.
@@ -94,6 +121,11 @@ impl<'a> Section<'a> {
             entries,
             known: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Where this section starts in its file.
+    pub fn pos(&self) -> Pos {
+        self.pos
     }
 
     /// The key path of this section (`services.echo.queue`).
@@ -182,6 +214,31 @@ impl<'a> Section<'a> {
     /// The diagnostics this section records into.
     pub fn diagnostics(&self) -> &'a Diagnostics {
         self.diag
+    }
+
+    /// The service of type `S` named under `key`, which this service uses. Validation
+    /// checks that it exists, has type `S` and forms no cycle; the swarm starts it first
+    /// and resolves the handle's client before this service's first worker is created.
+    /// `None` when the key is absent (or not a name, which is recorded).
+    pub fn dependency<S: Service>(&self, key: &str) -> Option<Dependency<S>> {
+        let node = self.node(key)?;
+        let target: String = self.value(key)?;
+        let dependency = Dependency::new(&target);
+        self.diag.declared.borrow_mut().push(DeclaredDependency::of(
+            self.child_path(key),
+            node.pos,
+            &dependency,
+        ));
+        Some(dependency)
+    }
+
+    /// Records a stage the service puts in front of its workers (such as a batcher), shown
+    /// by `swarm graph` as `kind: detail`.
+    pub fn stage(&self, kind: &str, detail: impl std::fmt::Display) {
+        self.diag
+            .stages
+            .borrow_mut()
+            .push(format!("{kind}: {detail}"));
     }
 }
 

@@ -1,5 +1,8 @@
-//! Draws a planned swarm: services, pools, queues and the supervision tree, as Graphviz
-//! DOT (`swarm graph`) or as a tree for the terminal (`--format text`).
+//! Draws a planned swarm as Graphviz DOT (`swarm graph`) or as a tree for the terminal
+//! (`--format text`): each service is one pool node (type, worker count, queue and
+//! supervision), stages in front of its workers (a batcher) hang off it, components point
+//! at what they expose, and dependencies are bold `uses` edges. A pool of 64 workers is
+//! one node, so the picture stays readable as swarms grow.
 
 use std::fmt::Write as _;
 
@@ -26,64 +29,76 @@ fn queue_label(p: &ServicePlan) -> String {
     )
 }
 
+fn workers_label(p: &ServicePlan) -> String {
+    match p.spec.workers {
+        1 => "1 worker".to_string(),
+        n => format!("{n} workers"),
+    }
+}
+
+/// Escapes a label for a double-quoted DOT string.
+fn dot(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// The plan as a Graphviz digraph.
 pub fn render_dot(config: &SwarmConfig) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "digraph \"{}\" {{", config.name);
-    let _ = writeln!(out, "  rankdir=LR;\n  node [fontname=\"Helvetica\"];");
+    let _ = writeln!(out, "digraph \"{}\" {{", dot(&config.name));
+    let _ = writeln!(
+        out,
+        "  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];"
+    );
     let _ = writeln!(
         out,
         "  \"root\" [shape=doubleoctagon, label=\"root supervisor\\n{}\"];",
-        config.name
+        dot(&config.name)
     );
     for c in &config.components {
         let _ = writeln!(
             out,
-            "  \"component:{0}\" [shape=box, style=rounded, label=\"{0}\\n{1}\"];",
-            c.section,
-            c.summary()
+            "  \"component:{0}\" [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f0fe\", label=\"{0}\\n{1}\"];",
+            dot(&c.section),
+            dot(&c.summary())
         );
     }
     for p in &config.services {
-        let n = &p.spec.name;
+        let n = dot(&p.spec.name);
+        let prefix = p
+            .route_prefix
+            .as_deref()
+            .map(|r| format!("\\nroutes under {}", dot(r)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  subgraph \"cluster_{n}\" {{\n    label=\"{n} ({})\";",
-            p.type_name
+            "  \"{n}\" [shape=box3d, label=\"{n} ({})\\n{}\\nqueue: {}\\nsupervisor: {}{prefix}\"];",
+            dot(&p.type_name),
+            workers_label(p),
+            dot(&queue_label(p)),
+            dot(&supervisor_label(p))
         );
         let _ = writeln!(
             out,
-            "    \"{n}:supervisor\" [shape=hexagon, label=\"supervisor\\n{}\"];",
-            supervisor_label(p)
+            "  \"root\" -> \"{n}\" [style=dashed, label=\"supervises\"];"
         );
-        let _ = writeln!(
-            out,
-            "    \"{n}:queue\" [shape=cylinder, label=\"queue\\n{}\"];",
-            queue_label(p)
-        );
-        for w in 0..p.spec.workers {
+        for (i, stage) in p.stages.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "    \"{n}:worker{w}\" [shape=ellipse, label=\"worker {w}\"];"
+                "  \"{n}:stage{i}\" [shape=cds, label=\"{}\"];\n  \"{n}:stage{i}\" -> \"{n}\" [label=\"feeds\"];",
+                dot(stage)
             );
         }
-        let _ = writeln!(out, "  }}");
-        let _ = writeln!(
-            out,
-            "  \"root\" -> \"{n}:supervisor\" [style=dashed, label=\"supervises\"];"
-        );
-        for w in 0..p.spec.workers {
+        for dep in p.dependencies() {
             let _ = writeln!(
                 out,
-                "  \"{n}:supervisor\" -> \"{n}:worker{w}\" [style=dashed];"
-            );
-            let _ = writeln!(
-                out,
-                "  \"{n}:queue\" -> \"{n}:worker{w}\" [label=\"pull\"];"
+                "  \"{n}\" -> \"{}\" [style=bold, color=\"#1a73e8\", label=\"uses\"];",
+                dot(dep)
             );
         }
-        for c in &config.components {
-            let _ = writeln!(out, "  \"component:{}\" -> \"{n}:queue\";", c.section);
+        if p.exposed {
+            for c in &config.components {
+                let _ = writeln!(out, "  \"component:{}\" -> \"{n}\";", dot(&c.section));
+            }
         }
     }
     out.push_str("}\n");
@@ -106,19 +121,28 @@ pub fn render_text(config: &SwarmConfig) -> String {
         };
         let _ = writeln!(
             out,
-            "   {branch} {} [{}] supervisor {}",
+            "   {branch} {} [{}] {}, supervisor {}",
             p.spec.name,
             p.type_name,
+            workers_label(p),
             supervisor_label(p)
         );
-        let _ = writeln!(out, "   {indent}├─ queue: {}", queue_label(p));
-        for w in 0..p.spec.workers {
-            let b = if w + 1 == p.spec.workers {
+        let mut rows = vec![format!("queue: {}", queue_label(p))];
+        rows.extend(p.stages.iter().cloned());
+        if let Some(prefix) = &p.route_prefix {
+            rows.push(format!("routes under {prefix}"));
+        }
+        let deps: Vec<&str> = p.dependencies().collect();
+        if !deps.is_empty() {
+            rows.push(format!("uses: {}", deps.join(", ")));
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let b = if r + 1 == rows.len() {
                 "└─"
             } else {
                 "├─"
             };
-            let _ = writeln!(out, "   {indent}{b} worker {w}");
+            let _ = writeln!(out, "   {indent}{b} {row}");
         }
     }
     out

@@ -1,20 +1,66 @@
 //! Service types and component sections an app makes available to its YAML.
 
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Component, RunningService, ServiceStarter};
 use crate::config::Section;
+use crate::error::SwarmError;
 use crate::pool::ServicePool;
 use crate::service::{Service, ServiceFactory};
 
 type ServiceParser = Arc<dyn Fn(&Section<'_>) -> Option<ServiceStarter> + Send + Sync>;
 type ComponentParser = Arc<dyn Fn(&Section<'_>) -> Option<Arc<dyn Component>> + Send + Sync>;
 
+/// Values attached to a service type at registration, found again by their type on the
+/// running swarm ([`crate::Swarm::attachment`]). The runtime never looks inside: this is
+/// how a layer above it (the HTTP gateway) keeps what it needs per service type.
+#[derive(Clone, Default)]
+pub struct Attachments(Vec<Arc<dyn Any + Send + Sync>>);
+
+impl Attachments {
+    /// The attached value of type `T`, if any.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.iter().find_map(|a| a.downcast_ref::<T>())
+    }
+}
+
+/// A registered service type.
+#[derive(Clone)]
+pub(crate) struct ServiceEntry {
+    pub(crate) parser: ServiceParser,
+    pub(crate) type_id: TypeId,
+    pub(crate) attachments: Attachments,
+    /// Whether the type serves an external interface at the service's `route_prefix`.
+    pub(crate) exposed: bool,
+}
+
+/// What [`Registry::service`] returns: attach more to the type just registered.
+pub struct ServiceTypeRegistration<'r> {
+    entry: &'r mut ServiceEntry,
+}
+
+impl ServiceTypeRegistration<'_> {
+    /// Attaches `value` to the type (replacing an earlier value of the same type).
+    pub fn attach<T: Any + Send + Sync>(&mut self, value: T) -> &mut Self {
+        self.entry.attachments.0.retain(|a| !a.is::<T>());
+        self.entry.attachments.0.push(Arc::new(value));
+        self
+    }
+
+    /// Attaches an external interface (HTTP routes) served at each service's
+    /// `route_prefix`: validation then refuses two services of this type on one prefix.
+    pub fn expose<T: Any + Send + Sync>(&mut self, api: T) -> &mut Self {
+        self.entry.exposed = true;
+        self.attach(api)
+    }
+}
+
 /// What a config may name: service types (`type: echo`) and component sections (`gateway:`).
 #[derive(Default, Clone)]
 pub struct Registry {
-    services: BTreeMap<String, ServiceParser>,
+    services: BTreeMap<String, ServiceEntry>,
     components: Vec<(String, ComponentParser)>,
 }
 
@@ -24,9 +70,12 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers service type `type_name`. `parse` reads the service's `params` section
-    /// (recording errors there) and returns the factory that creates one service per worker.
-    pub fn service<S, P>(&mut self, type_name: &str, parse: P) -> &mut Self
+    /// Registers service type `type_name`. `parse` reads the service's `params` section,
+    /// records every problem there, and returns the factory that creates one service per
+    /// worker; returning `None` without recording an error is itself reported. The first
+    /// instance is created on the blocking pool, so loads done by a factory (a model, a
+    /// data directory) never run on an async thread.
+    pub fn service<S, P>(&mut self, type_name: &str, parse: P) -> ServiceTypeRegistration<'_>
     where
         S: Service,
         P: Fn(&Section<'_>) -> Option<ServiceFactory<S>> + Send + Sync + 'static,
@@ -36,14 +85,37 @@ impl Registry {
             let starter: ServiceStarter = Arc::new(move |spec, parent| {
                 let factory = factory.clone();
                 Box::pin(async move {
+                    let first = factory.clone();
+                    tokio::task::spawn_blocking(move || first().map(drop))
+                        .await
+                        .map_err(|e| SwarmError::Internal(format!("start-up task failed: {e}")))?
+                        .map_err(|e| {
+                            SwarmError::Unavailable(format!(
+                                "service `{}` failed to start: {e}",
+                                spec.name
+                            ))
+                        })?;
                     let pool = ServicePool::<S>::start(spec, factory, parent).await?;
                     Ok(Arc::new(pool) as Arc<dyn RunningService>)
                 })
             });
             Some(starter)
         });
-        self.services.insert(type_name.to_string(), parser);
-        self
+        let entry = ServiceEntry {
+            parser,
+            type_id: TypeId::of::<S>(),
+            attachments: Attachments::default(),
+            exposed: false,
+        };
+        let slot = self.services.entry(type_name.to_string());
+        let entry = match slot {
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                o.insert(entry);
+                o.into_mut()
+            }
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(entry),
+        };
+        ServiceTypeRegistration { entry }
     }
 
     /// Registers a top-level section (such as `gateway`) read by `parse`.
@@ -56,7 +128,7 @@ impl Registry {
         self
     }
 
-    pub(crate) fn service_parser(&self, type_name: &str) -> Option<&ServiceParser> {
+    pub(crate) fn service_entry(&self, type_name: &str) -> Option<&ServiceEntry> {
         self.services.get(type_name)
     }
 

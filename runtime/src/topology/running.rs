@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
-use super::{RunningComponent, RunningService};
+use std::any::TypeId;
+
+use super::{Attachments, RunningComponent, RunningService};
 use crate::client::Client;
 use crate::config::SwarmConfig;
 use crate::error::SwarmError;
@@ -23,9 +25,31 @@ pub struct Swarm {
 struct Inner {
     name: String,
     grace: Duration,
-    services: Vec<(String, String, Arc<dyn RunningService>)>,
+    /// In start order: every dependency before its dependants.
+    services: Vec<Entry>,
     components: Mutex<Vec<Box<dyn RunningComponent>>>,
     root: ActorRef<()>,
+}
+
+/// A started service as the swarm keeps it.
+struct Entry {
+    info: RunningServiceInfo,
+    type_id: TypeId,
+    attachments: Attachments,
+    running: Arc<dyn RunningService>,
+}
+
+/// What the swarm says about one of its services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningServiceInfo {
+    /// The service's name.
+    pub name: String,
+    /// Its registered type name.
+    pub type_name: String,
+    /// Where its external interface is mounted; `None` for the root.
+    pub route_prefix: Option<String>,
+    /// The services it uses.
+    pub dependencies: Vec<String>,
 }
 
 /// What a shutdown did, per service.
@@ -68,14 +92,40 @@ impl Swarm {
         let (root, _) = Actor::spawn(None, RootSupervisor, ())
             .await
             .map_err(|e| SwarmError::Internal(format!("root supervisor failed to start: {e}")))?;
-        let mut services = Vec::new();
-        for plan in config.services {
-            let name = plan.spec.name.clone();
-            match (plan.starter)(plan.spec, Some(root.get_cell())).await {
-                Ok(running) => services.push((name, plan.type_name, running)),
+        let mut plans: Vec<Option<_>> = config.services.into_iter().map(Some).collect();
+        let mut services: Vec<Entry> = Vec::new();
+        for i in config.start_order {
+            let Some(plan) = plans.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            let started = async {
+                for dep in &plan.dependencies {
+                    let target = services.iter().find(|e| e.info.name == dep.target);
+                    if !target.is_some_and(|t| (dep.bind)(t.running.as_any())) {
+                        return Err(SwarmError::Internal(format!(
+                            "dependency `{}` of `{}` was not started first",
+                            dep.target, plan.spec.name
+                        )));
+                    }
+                }
+                (plan.starter)(plan.spec.clone(), Some(root.get_cell())).await
+            }
+            .await;
+            match started {
+                Ok(running) => services.push(Entry {
+                    info: RunningServiceInfo {
+                        name: plan.spec.name.clone(),
+                        type_name: plan.type_name.clone(),
+                        route_prefix: plan.route_prefix.clone(),
+                        dependencies: plan.dependencies().map(str::to_string).collect(),
+                    },
+                    type_id: plan.type_id,
+                    attachments: plan.attachments.clone(),
+                    running,
+                }),
                 Err(e) => {
-                    for (_, _, s) in &services {
-                        s.shutdown(Duration::ZERO).await;
+                    for e in services.iter().rev() {
+                        e.running.shutdown(Duration::ZERO).await;
                     }
                     root.stop(None);
                     return Err(e);
@@ -111,6 +161,11 @@ impl Swarm {
             .unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A swarm described in Rust, validated exactly like YAML.
+    pub fn builder(name: &str) -> super::SwarmBuilder {
+        super::SwarmBuilder::new(name)
+    }
+
     /// The swarm's name.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -118,39 +173,57 @@ impl Swarm {
 
     /// A typed client for service `name`.
     pub fn client<S: Service>(&self, name: &str) -> Result<Client<S>, SwarmError> {
-        let (_, _, running) = self
-            .inner
-            .services
-            .iter()
-            .find(|(n, _, _)| n == name)
+        let entry = self
+            .entry(name)
             .ok_or_else(|| SwarmError::Unavailable(format!("no service named `{name}`")))?;
-        running
+        entry
+            .running
             .as_any()
             .downcast_ref::<ServicePool<S>>()
             .map(ServicePool::client)
-            .ok_or_else(|| SwarmError::Internal(format!("service `{name}` has another type")))
+            .ok_or_else(|| {
+                SwarmError::Internal(format!(
+                    "service `{name}` is of type `{}`, not {}",
+                    entry.info.type_name,
+                    std::any::type_name::<S>()
+                ))
+            })
     }
 
-    /// The name of the first service of type `type_name`.
-    pub fn service_of_type(&self, type_name: &str) -> Option<&str> {
+    /// Clients of every service running `S`, by name, in start order.
+    pub fn clients<S: Service>(&self) -> Vec<(String, Client<S>)> {
         self.inner
             .services
             .iter()
-            .find(|(_, t, _)| t == type_name)
-            .map(|(n, _, _)| n.as_str())
+            .filter(|e| e.type_id == TypeId::of::<S>())
+            .filter_map(|e| {
+                let pool = e.running.as_any().downcast_ref::<ServicePool<S>>()?;
+                Some((e.info.name.clone(), pool.client()))
+            })
+            .collect()
     }
 
-    /// A typed client for the first service of type `type_name`, if the swarm has one.
-    pub fn client_of_type<S: Service>(&self, type_name: &str) -> Option<Client<S>> {
-        self.service_of_type(type_name)
-            .and_then(|name| self.client::<S>(name).ok())
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.inner.services.iter().find(|e| e.info.name == name)
     }
 
-    /// Checks every service in parallel, each bounded by `per_check`.
+    /// Every service, in start order (dependencies first).
+    pub fn services(&self) -> Vec<RunningServiceInfo> {
+        self.inner.services.iter().map(|e| e.info.clone()).collect()
+    }
+
+    /// The value of type `T` attached to service `name`'s type at registration.
+    pub fn attachment<T: std::any::Any>(&self, name: &str) -> Option<&T> {
+        self.entry(name)?.attachments.get::<T>()
+    }
+
+    /// Checks every service in parallel, each bounded by `per_check`. A service whose
+    /// dependency is unhealthy is unhealthy too, and says which dependency failed.
     pub async fn health(&self, per_check: Duration) -> Vec<(String, Health)> {
+        let services = &self.inner.services;
         let mut checks = tokio::task::JoinSet::new();
-        for (i, (_, _, svc)) in self.inner.services.iter().enumerate() {
-            let svc = svc.clone();
+        for (i, e) in services.iter().enumerate() {
+            let svc = e.running.clone();
             checks.spawn(async move {
                 let health = tokio::time::timeout(per_check, svc.check())
                     .await
@@ -161,23 +234,38 @@ impl Swarm {
                 (i, health)
             });
         }
-        let mut results: Vec<(String, Health)> = self
-            .inner
-            .services
+        let mut results: Vec<(String, Health)> = services
             .iter()
-            .map(|(n, _, _)| {
-                (
-                    n.clone(),
-                    Health {
-                        healthy: false,
-                        detail: "health check failed".into(),
-                    },
-                )
+            .map(|e| {
+                let failed = Health {
+                    healthy: false,
+                    detail: "health check failed".into(),
+                };
+                (e.info.name.clone(), failed)
             })
             .collect();
         while let Some(done) = checks.join_next().await {
             if let Ok((i, health)) = done {
                 results[i].1 = health;
+            }
+        }
+        // Start order puts dependencies first, so one pass carries failures transitively.
+        for i in 0..results.len() {
+            let failed: Vec<String> = services[i]
+                .info
+                .dependencies
+                .iter()
+                .filter_map(|d| results.iter().find(|(n, h)| n == d && !h.healthy))
+                .map(|(n, h)| format!("dependency `{n}` is unhealthy ({})", h.detail))
+                .collect();
+            if !failed.is_empty() {
+                let own = &mut results[i].1;
+                own.detail = if own.healthy {
+                    failed.join("; ")
+                } else {
+                    format!("{}; {}", own.detail, failed.join("; "))
+                };
+                own.healthy = false;
             }
         }
         results
@@ -189,7 +277,10 @@ impl Swarm {
             .inner
             .services
             .iter()
-            .map(|(n, _, s)| (n.clone(), s.metrics(), s.queue_gauge()))
+            .map(|e| {
+                let s = &e.running;
+                (e.info.name.clone(), s.metrics(), s.queue_gauge())
+            })
             .collect();
         render_prometheus(&rows)
     }
@@ -208,8 +299,8 @@ impl Swarm {
         }
         let grace = self.inner.grace;
         let mut drains = tokio::task::JoinSet::new();
-        for (name, _, svc) in &self.inner.services {
-            let (name, svc) = (name.clone(), svc.clone());
+        for e in &self.inner.services {
+            let (name, svc) = (e.info.name.clone(), e.running.clone());
             drains.spawn(async move { (name, svc.shutdown(grace).await.answered_unavailable) });
         }
         let mut report = ShutdownReport::default();

@@ -1,0 +1,201 @@
+//! A swarm described in Rust instead of YAML: [`SwarmBuilder`] writes the same tree a
+//! YAML file would give and validates it with the same reader, so a builder and a file
+//! accept and refuse exactly the same things, with the same messages and key paths.
+//!
+//! ```no_run
+//! # async fn demo(registry: swarm_runtime::Registry) -> Result<(), Box<dyn std::error::Error>> {
+//! use swarm_runtime::topology::{ServiceOptions, SwarmBuilder};
+//! let swarm = SwarmBuilder::new("demo")
+//!     .service_with("echo", "echo", serde_json::json!({}), ServiceOptions::new().workers(2))
+//!     .start(&registry)
+//!     .await?;
+//! # swarm.shutdown().await; Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::{Registry, Swarm};
+use crate::config::yaml::{Key, Node, Pos, Value};
+use crate::config::{ConfigError, ConfigErrors, SwarmConfig};
+use crate::error::SwarmError;
+use crate::queue::OverflowPolicy;
+
+/// A service type's params as a Rust value: its type name and its `params` section.
+pub trait ServiceParams: Serialize {
+    /// The registered type name (`echo`, `vector`, …).
+    const TYPE: &'static str;
+}
+
+/// A pool's shape as the YAML keys beside `params` say it; unset keys keep their defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions(Map<String, Json>);
+
+impl ServiceOptions {
+    /// Every key at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `workers`.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.0.insert("workers".into(), n.into());
+        self
+    }
+
+    /// `queue.capacity` and `queue.overflow`.
+    pub fn queue(mut self, capacity: usize, overflow: OverflowPolicy) -> Self {
+        let queue = serde_json::json!({ "capacity": capacity, "overflow": overflow.name() });
+        self.0.insert("queue".into(), queue);
+        self
+    }
+
+    /// `deadline`.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.0.insert("deadline".into(), duration(deadline).into());
+        self
+    }
+
+    /// `idempotent`.
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.0.insert("idempotent".into(), yes.into());
+        self
+    }
+
+    /// `route_prefix`.
+    pub fn route_prefix(mut self, prefix: &str) -> Self {
+        self.0.insert("route_prefix".into(), prefix.into());
+        self
+    }
+}
+
+/// A duration as the config reader writes it (`250ms`).
+pub fn duration(d: Duration) -> String {
+    format!("{}us", d.as_micros())
+}
+
+/// Builds a swarm in Rust; validated exactly like YAML.
+#[derive(Debug, Clone)]
+pub struct SwarmBuilder {
+    root: Map<String, Json>,
+    services: Map<String, Json>,
+}
+
+impl SwarmBuilder {
+    /// A swarm named `name` with no services.
+    pub fn new(name: &str) -> Self {
+        let mut root = Map::new();
+        root.insert("swarm".into(), serde_json::json!({ "name": name }));
+        Self {
+            root,
+            services: Map::new(),
+        }
+    }
+
+    /// Adds service `name` with typed params and default pool options.
+    pub fn service<P: ServiceParams>(self, name: &str, params: P) -> Self {
+        self.service_with(name, P::TYPE, params, ServiceOptions::new())
+    }
+
+    /// Adds service `name` of type `type_name` with `params` and pool `options`.
+    pub fn service_with(
+        mut self,
+        name: &str,
+        type_name: &str,
+        params: impl Serialize,
+        options: ServiceOptions,
+    ) -> Self {
+        let mut entry = options.0;
+        entry.insert("type".into(), type_name.into());
+        // A value that does not serialise becomes a string, which the reader refuses
+        // with the key path.
+        let params = serde_json::to_value(params).unwrap_or_else(|e| Json::String(e.to_string()));
+        if !params.is_null() {
+            entry.insert("params".into(), params);
+        }
+        self.services.insert(name.into(), Json::Object(entry));
+        self
+    }
+
+    /// Sets a top-level section (`gateway`, `telemetry`, `shutdown`, …) as YAML would.
+    pub fn section(mut self, key: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or_else(|e| Json::String(e.to_string()));
+        self.root.insert(key.into(), value);
+        self
+    }
+
+    /// Validates the swarm: every error at once, by key path (origin `builder`, line 0).
+    pub fn build(&self, registry: &Registry) -> Result<SwarmConfig, ConfigErrors> {
+        let mut root = self.root.clone();
+        root.insert("services".into(), Json::Object(self.services.clone()));
+        SwarmConfig::from_node(&node(&Json::Object(root)), "builder", registry)
+    }
+
+    /// Validates and starts the swarm.
+    pub async fn start(&self, registry: &Registry) -> Result<Swarm, BuildError> {
+        let config = self.build(registry)?;
+        Ok(Swarm::start(config).await?)
+    }
+}
+
+/// Why a built swarm did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The description is invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A service or component failed to start.
+    #[error("{0}")]
+    Start(#[from] SwarmError),
+}
+
+impl BuildError {
+    /// The config errors, when that is what went wrong.
+    pub fn config_errors(&self) -> &[ConfigError] {
+        match self {
+            Self::Config(e) => &e.0,
+            Self::Start(_) => &[],
+        }
+    }
+}
+
+fn node(value: &Json) -> Node {
+    let value = match value {
+        Json::Null => Value::Scalar {
+            text: String::new(),
+            quoted: false,
+        },
+        Json::Bool(b) => scalar(b.to_string()),
+        Json::Number(n) => scalar(n.to_string()),
+        Json::String(s) => Value::Scalar {
+            text: s.clone(),
+            quoted: true,
+        },
+        Json::Array(items) => Value::Seq(items.iter().map(node).collect()),
+        Json::Object(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = Key {
+                        name: k.clone(),
+                        pos: Pos::default(),
+                    };
+                    (key, node(v))
+                })
+                .collect(),
+        ),
+    };
+    Node {
+        pos: Pos::default(),
+        value,
+    }
+}
+
+fn scalar(text: String) -> Value {
+    Value::Scalar {
+        text,
+        quoted: false,
+    }
+}
