@@ -68,7 +68,7 @@ fn graph_draws_each_pool_once_with_its_batcher_and_dependencies() {
         "\"root\" -> \"echo\" [style=dashed, label=\"supervises\"]",
         "\"component:gateway\" -> \"echo\"",
         "\"vector\" -> \"embed\" [style=bold",
-        "\"embed:stage0\" -> \"embed\"",
+        "\"embed\" -> \"embed:stage0\" [label=\"workers submit to\"]",
         "label=\"batcher: up to 32 items",
     ] {
         assert!(dot.contains(needle), "missing {needle} in\n{dot}");

@@ -1,18 +1,22 @@
-//! Runs a decision: assign the next slot, fan the proposal out to every voter actor,
-//! feed votes to the collector as they arrive, and answer at the first quorum — or, when
-//! every voter has answered or the round timed out without one, with `NoDecision`.
+//! Runs a decision: assign the next slot and put its proposal in every voter's mailbox
+//! (under one short lock, so voters see slots in order), feed votes to this proposal's
+//! collector as they arrive, and answer at the first quorum — or, when every voter has
+//! answered or the round timed out without one, with `NoDecision`. Proposals run
+//! concurrently: nothing is held while votes are awaited.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use ractor::{Actor, ActorRef};
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::task::JoinSet;
 
 use super::core::{
-    Certificate, Collected, Evidence, Proposal, Rule, VoteCollector, VoteError, VoterSet,
+    Certificate, Collected, Evidence, Proposal, Rule, SignedVote, VoteCollector, VoteError,
+    VoterSet,
 };
-use super::voters::{VoteBehaviour, VoterActor, VoterMsg};
+use super::voters::{VoteBehaviour, VoterMsg, VoterRefs, VoterSupervisor};
 
 /// A decided proposal.
 #[derive(Debug, Clone, Serialize)]
@@ -47,16 +51,19 @@ pub enum ConsensusError {
     Setup(String),
 }
 
-/// A swarm's voters and the collector of their votes.
+/// A swarm's voters (under their supervisor) and the next slot.
 pub struct ConsensusEngine {
     set: Arc<VoterSet>,
-    voters: Vec<ActorRef<VoterMsg>>,
-    /// Serialises decisions so slots are used in order.
-    state: Mutex<(VoteCollector, u64)>,
+    voters: VoterRefs,
+    supervisor: ActorRef<()>,
+    /// The last slot handed out. Held only while a proposal is put in every voter's
+    /// mailbox, never across a wait: proposals run concurrently, and each voter still
+    /// receives sequence numbers in strictly increasing order.
+    last_sequence: Mutex<u64>,
 }
 
 impl ConsensusEngine {
-    /// Spawns one actor per voter; weak keys are refused.
+    /// Spawns one supervised actor per voter; weak keys are refused.
     pub async fn start(
         swarm_id: &str,
         voters: Vec<Box<dyn VoteBehaviour>>,
@@ -65,23 +72,41 @@ impl ConsensusEngine {
         let set = Arc::new(
             VoterSet::new(swarm_id, keys).map_err(|e| ConsensusError::Setup(e.to_string()))?,
         );
-        let mut refs = Vec::with_capacity(voters.len());
-        for v in voters {
-            let (r, _) = Actor::spawn(None, VoterActor, v)
-                .await
-                .map_err(|e| ConsensusError::Setup(e.to_string()))?;
-            refs.push(r);
-        }
+        let refs = VoterRefs::default();
+        let (supervisor, _) = Actor::spawn(None, VoterSupervisor, (voters, refs.clone()))
+            .await
+            .map_err(|e| ConsensusError::Setup(e.to_string()))?;
         Ok(Self {
-            state: Mutex::new((VoteCollector::new(set.clone()), 0)),
             set,
             voters: refs,
+            supervisor,
+            last_sequence: Mutex::new(0),
         })
     }
 
     /// The voter set (public keys).
     pub fn voter_set(&self) -> &Arc<VoterSet> {
         &self.set
+    }
+
+    /// Takes the next slot and puts its proposal in every voter's mailbox; the replies
+    /// arrive on the returned set.
+    fn dispatch(
+        &self,
+        payload: serde_json::Value,
+        rule: Rule,
+    ) -> (Arc<Proposal>, JoinSet<Vec<SignedVote>>) {
+        let mut replies = JoinSet::new();
+        let mut last = self.last_sequence.lock();
+        *last += 1;
+        let proposal = Arc::new(Proposal::new(&self.set.swarm_id, 0, *last, payload, rule));
+        for voter in self.voters.read().iter() {
+            let (tx, rx) = ractor::concurrency::oneshot();
+            // A voter that is down drops the port: no vote, like a silent one.
+            let _ = voter.send_message(VoterMsg::Vote(proposal.clone(), tx.into()));
+            replies.spawn(async move { rx.await.unwrap_or_default() });
+        }
+        (proposal, replies)
     }
 
     /// Decides `payload` under `rule`, waiting at most `timeout`.
@@ -91,42 +116,20 @@ impl ConsensusEngine {
         rule: Rule,
         timeout: Duration,
     ) -> Result<Decision, ConsensusError> {
-        let mut guard = self.state.lock().await;
-        guard.1 += 1;
-        let sequence = guard.1;
-        let proposal = Arc::new(Proposal::new(
-            &self.set.swarm_id,
-            0,
-            sequence,
-            payload,
-            rule,
-        ));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for voter in &self.voters {
-            let (voter, proposal, tx) = (voter.clone(), proposal.clone(), tx.clone());
-            tokio::spawn(async move {
-                let reply = voter
-                    .call(|port| VoterMsg::Vote(proposal, port), Some(timeout))
-                    .await;
-                let votes = match reply {
-                    Ok(ractor::rpc::CallResult::Success(votes)) => votes,
-                    _ => Vec::new(), // crashed, silent or timed out: no vote
-                };
-                let _ = tx.send(votes);
-            });
-        }
-        drop(tx);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (proposal, mut replies) = self.dispatch(payload, rule);
+        let mut collector = VoteCollector::new(self.set.clone());
         let mut all = Collected::default();
         let mut counted = 0;
-        let deadline = tokio::time::Instant::now() + timeout;
-        while let Ok(Some(votes)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.join_next()).await {
+            let votes = reply.unwrap_or_default();
             counted += votes.len();
-            let step = guard.0.collect(&proposal, votes);
+            let step = collector.collect(&proposal, votes);
             all.refused.extend(step.refused);
             all.evidence.extend(step.evidence);
             if let Some(certificate) = step.certificate {
                 return Ok(Decision {
-                    sequence,
+                    sequence: proposal.sequence,
                     digest: hex::encode(proposal.digest()),
                     certificate,
                     evidence: all.evidence,
@@ -144,8 +147,6 @@ impl ConsensusEngine {
 
 impl Drop for ConsensusEngine {
     fn drop(&mut self) {
-        for v in &self.voters {
-            v.stop(None);
-        }
+        self.supervisor.stop(None);
     }
 }

@@ -84,7 +84,7 @@ pub fn render_dot(config: &SwarmConfig) -> String {
         for (i, stage) in p.stages.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "  \"{n}:stage{i}\" [shape=cds, label=\"{}\"];\n  \"{n}:stage{i}\" -> \"{n}\" [label=\"feeds\"];",
+                "  \"{n}:stage{i}\" [shape=cds, label=\"{}\"];\n  \"{n}\" -> \"{n}:stage{i}\" [label=\"workers submit to\"];",
                 dot(stage)
             );
         }
