@@ -5,6 +5,7 @@
 pub mod api;
 pub mod client;
 pub mod core;
+pub mod rounds;
 pub mod service;
 
 pub use client::FlClient;

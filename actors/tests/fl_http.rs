@@ -187,3 +187,86 @@ async fn a_four_megabyte_update_passes_the_upload_limit_and_a_larger_one_is_413(
     assert_eq!(r.status(), StatusCode::OK);
     swarm.shutdown().await;
 }
+
+/// Opens a one-client FedAvg round and closes it with one update; returns its id.
+async fn closed_round(c: &reqwest::Client, url: &str) -> String {
+    let r: Value = c
+        .post(format!("{url}/v1/fl/rounds"))
+        .json(&json!({"strategy": {"name": "fedavg"}, "min_clients": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_string();
+    let r: Value = c
+        .post(format!("{url}/v1/fl/rounds/{id}/updates"))
+        .json(&json!({"client": "a", "num_examples": 1, "weights": [1.0]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"]["state"], "closed", "{r}");
+    id
+}
+
+async fn status_of(c: &reqwest::Client, url: &str, id: &str) -> (StatusCode, Value) {
+    let r = c
+        .get(format!("{url}/v1/fl/rounds/{id}"))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_rounds_are_kept_by_count_then_answer_404_expired() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  fl:\n    type: fl\n    params: { keep_closed: 1, keep_closed_for: 1h }\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let first = closed_round(&c, &url).await;
+    let second = closed_round(&c, &url).await;
+    // Opening the second swept with one ended round: both still readable.
+    assert_eq!(status_of(&c, &url, &first).await.0, StatusCode::OK);
+    let _third = closed_round(&c, &url).await;
+    // Opening the third found two ended rounds, one over `keep_closed`: the oldest left.
+    let (s, v) = status_of(&c, &url, &first).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("has expired") && message.contains("keep_closed"),
+        "{v}"
+    );
+    assert_eq!(status_of(&c, &url, &second).await.0, StatusCode::OK);
+    let (s, v) = status_of(&c, &url, "r0000000000000000").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v["error"]["message"],
+        "not found: no round `r0000000000000000`"
+    );
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_rounds_past_their_time_expire() {
+    // keep_closed_for 0s: an ended round is gone at the next sweep (the next open).
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  fl:\n    type: fl\n    params: { keep_closed_for: 0s }\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let first = closed_round(&c, &url).await;
+    assert_eq!(status_of(&c, &url, &first).await.0, StatusCode::OK);
+    let second = closed_round(&c, &url).await;
+    let (s, v) = status_of(&c, &url, &first).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has expired")
+    );
+    assert_eq!(status_of(&c, &url, &second).await.0, StatusCode::OK);
+    swarm.shutdown().await;
+}

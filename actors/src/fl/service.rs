@@ -1,13 +1,15 @@
-//! The actor shell: rounds live in a map shared by every worker (and kept across worker
-//! restarts); submissions and aggregation run on the blocking pool.
+//! The actor shell: rounds live in [`Rounds`], shared by every worker (and kept across
+//! worker restarts); every operation runs on the blocking pool, since it may wait for a
+//! round that is aggregating.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
+use swarm_runtime::config::Section;
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 
-use super::core::{FlError, Round, RoundStatus, ServerState, Strategy, Submitted, Update};
+use super::core::{FlError, RoundStatus, Strategy, Update};
+use super::rounds::{Retention, Rounds};
 
 /// Opening a round.
 #[derive(Debug, Clone)]
@@ -65,10 +67,6 @@ pub struct RoundView {
     pub model: Option<Arc<[f32]>>,
 }
 
-/// Rounds shared by the service's workers.
-#[derive(Default)]
-pub struct Rounds(DashMap<String, Arc<Mutex<Round>>>);
-
 /// The FL aggregator service.
 pub struct FlService {
     rounds: Arc<Rounds>,
@@ -87,59 +85,6 @@ impl From<FlError> for ServiceError {
     }
 }
 
-fn lock(round: &Mutex<Round>) -> std::sync::MutexGuard<'_, Round> {
-    // A panic mid-aggregation leaves the round as it was before the update: usable.
-    round.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn view(id: &str, round: &Round) -> RoundView {
-    RoundView {
-        id: id.to_string(),
-        status: round.status().clone(),
-        strategy: round.strategy().clone(),
-        min_clients: round.min_clients(),
-        participants: round.participants().to_vec(),
-        server_round: round.server_round(),
-        model: round.model().cloned(),
-    }
-}
-
-impl Rounds {
-    fn get(&self, id: &str) -> Result<Arc<Mutex<Round>>, ServiceError> {
-        self.0
-            .get(id)
-            .map(|r| r.clone())
-            .ok_or_else(|| ServiceError::NotFound(format!("no round `{id}`")))
-    }
-
-    fn open(&self, req: OpenRound) -> Result<RoundView, ServiceError> {
-        let mut state = match &req.after {
-            Some(prev) => {
-                let prev = self.get(prev)?;
-                let prev = lock(&prev);
-                prev.continuation().ok_or_else(|| {
-                    ServiceError::InvalidRequest("`after` must name a closed round".into())
-                })?
-            }
-            None => ServerState::default(),
-        };
-        if let Some(current) = req.current {
-            state.current = Some(current);
-        }
-        let round = Round::open(
-            req.strategy,
-            req.min_clients,
-            Instant::now() + req.deadline,
-            req.dimension,
-            state,
-        )?;
-        let id = format!("r{:016x}", rand::random::<u64>());
-        let v = view(&id, &round);
-        self.0.insert(id, Arc::new(Mutex::new(round)));
-        Ok(v)
-    }
-}
-
 impl Service for FlService {
     type Request = FlRequest;
     type Response = RoundView;
@@ -149,36 +94,33 @@ impl Service for FlService {
         req: FlRequest,
         _ctx: &RequestContext,
     ) -> Result<RoundView, ServiceError> {
-        match req {
-            FlRequest::Open(open) => self.rounds.open(*open),
-            FlRequest::Get { round } => {
-                let r = self.rounds.get(&round)?;
-                let mut guard = lock(&r);
-                guard.tick(Instant::now());
-                Ok(view(&round, &guard))
+        let rounds = self.rounds.clone();
+        // Every operation may wait for a round's lock while an aggregation holds it.
+        tokio::task::spawn_blocking(move || {
+            let now = Instant::now();
+            match req {
+                FlRequest::Open(open) => rounds.open(*open, now),
+                FlRequest::Get { round } => rounds.read(&round, now),
+                FlRequest::Submit { round, update } => rounds.submit(&round, update, now),
             }
-            FlRequest::Submit { round, update } => {
-                let r = self.rounds.get(&round)?;
-                // Aggregation may take a while: keep it off the async workers.
-                let work = tokio::task::spawn_blocking(move || {
-                    let mut guard = lock(&r);
-                    let outcome: Result<Submitted, FlError> = guard.submit(update, Instant::now());
-                    outcome.map(|_| view(&round, &guard))
-                });
-                work.await
-                    .map_err(|e| ServiceError::Internal(format!("aggregation task failed: {e}")))?
-                    .map_err(ServiceError::from)
-            }
-        }
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("FL task failed: {e}")))?
     }
 }
 
-/// Registers service type `fl` (no params) with its routes. Every worker shares one set
-/// of rounds.
+/// Registers service type `fl` (params: `keep_closed_for`, `keep_closed`: how long and
+/// how many ended rounds stay readable) with its routes. Every worker shares one set of
+/// rounds.
 pub fn register(registry: &mut Registry) {
     registry
-        .service::<FlService, _>("fl", |_params| {
-            let rounds = Arc::new(Rounds::default());
+        .service::<FlService, _>("fl", |params: &Section<'_>| {
+            let d = Retention::default();
+            let retention = Retention {
+                keep_for: params.or("keep_closed_for", d.keep_for),
+                keep: params.or("keep_closed", d.keep),
+            };
+            let rounds = Arc::new(Rounds::new(retention));
             Some(Arc::new(move || Ok(FlService::new(rounds.clone()))))
         })
         .expose(crate::http::HttpApi::new(super::api::routes));

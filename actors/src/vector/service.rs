@@ -228,6 +228,9 @@ impl Service for VectorService {
     ) -> Result<VectorResponse, ServiceError> {
         let catalog = self.catalog.clone();
         match req {
+            // The catalog's map is only ever locked for a lookup. A collection's lock can be
+            // held by a write (a compaction runs inside one), so everything that takes it,
+            // reads included, runs on the blocking pool.
             VectorRequest::List => Ok(VectorResponse::Names(catalog.names())),
             VectorRequest::Create { name, config } => {
                 blocking(move || catalog.create(&name, config).map(VectorResponse::Info)).await
@@ -242,11 +245,12 @@ impl Service for VectorService {
             }
             VectorRequest::Info { name } => {
                 let c = catalog.get(&name)?;
-                Ok(VectorResponse::Info(read(&c, |c| c.info())))
+                blocking(move || Ok(VectorResponse::Info(read(&c, |c| c.info())))).await
             }
             VectorRequest::Get { name, id } => {
                 let c = catalog.get(&name)?;
-                read(&c, |c| c.get(&id))
+                let point = blocking(move || Ok(read(&c, |c| c.get(&id)))).await?;
+                point
                     .map(VectorResponse::Point)
                     .ok_or_else(|| ServiceError::NotFound(format!("no point {id} in `{name}`")))
             }
