@@ -3,7 +3,8 @@
 //! when its oldest request has waited `max_wait`; up to `max_concurrent_batches` run at
 //! once; each caller gets its own result. A request alone over the token budget is
 //! refused; a request whose deadline passes while it waits is answered and left out; a
-//! failing batch answers every member with the error.
+//! failing batch answers every member with the error. At most `max_queued` requests wait
+//! to join a batch: past that a submit answers `overloaded` at once.
 //!
 //! Shape: a cloneable [`Batcher`] handle, a private task that forms batches, and the pure
 //! rules in `state.rs`.
@@ -12,6 +13,7 @@ mod state;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
@@ -30,6 +32,11 @@ pub trait BatchService: Send + Sync + 'static {
 
     /// The request's cost against `max_batch_tokens`.
     fn tokens(&self, item: &Self::Item) -> usize;
+
+    /// The name an `overloaded` answer gives.
+    fn name(&self) -> &str {
+        "batcher"
+    }
 
     /// Runs a batch; must return one output per item, in order.
     fn run(
@@ -50,8 +57,11 @@ struct Pending<S: BatchService> {
 pub struct Batcher<S: BatchService> {
     service: Arc<S>,
     policy: BatchPolicy,
-    tx: mpsc::UnboundedSender<Pending<S>>,
+    tx: mpsc::Sender<Pending<S>>,
 }
+
+/// The `Retry-After` an overloaded batcher suggests.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl<S: BatchService> Clone for Batcher<S> {
     fn clone(&self) -> Self {
@@ -66,7 +76,7 @@ impl<S: BatchService> Clone for Batcher<S> {
 impl<S: BatchService> Batcher<S> {
     /// Starts the batching task on the current tokio runtime.
     pub fn start(service: Arc<S>, policy: BatchPolicy) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(policy.max_queued.max(1));
         tokio::spawn(form_batches(service.clone(), policy, rx));
         Self {
             service,
@@ -97,9 +107,15 @@ impl<S: BatchService> Batcher<S> {
             arrived: Instant::now(),
             reply,
         };
-        self.tx
-            .send(pending)
-            .map_err(|_| SwarmError::Unavailable("the batcher has stopped".into()))?;
+        self.tx.try_send(pending).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SwarmError::Overloaded {
+                service: self.service.name().to_string(),
+                retry_after: RETRY_AFTER,
+            },
+            mpsc::error::TrySendError::Closed(_) => {
+                SwarmError::Unavailable("the batcher has stopped".into())
+            }
+        })?;
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(SwarmError::Internal(
@@ -113,7 +129,7 @@ impl<S: BatchService> Batcher<S> {
 async fn form_batches<S: BatchService>(
     service: Arc<S>,
     policy: BatchPolicy,
-    mut rx: mpsc::UnboundedReceiver<Pending<S>>,
+    mut rx: mpsc::Receiver<Pending<S>>,
 ) {
     let running = Arc::new(Semaphore::new(policy.max_concurrent_batches.max(1)));
     let mut forming = Forming::default();
@@ -238,11 +254,13 @@ impl BatchPolicy {
             max_wait: s.or("max_wait", d.max_wait),
             max_batch_tokens: s.or("max_batch_tokens", d.max_batch_tokens),
             max_concurrent_batches: s.or("max_concurrent_batches", d.max_concurrent_batches),
+            max_queued: s.or("max_queued", d.max_queued),
         };
         for (key, v) in [
             ("max_batch_size", policy.max_batch_size),
             ("max_batch_tokens", policy.max_batch_tokens),
             ("max_concurrent_batches", policy.max_concurrent_batches),
+            ("max_queued", policy.max_queued),
         ] {
             if v == 0 {
                 s.error(key, "must be at least 1");
@@ -251,11 +269,12 @@ impl BatchPolicy {
         s.stage(
             "batcher",
             format_args!(
-                "up to {} items / {} tokens, wait {:?}, {} in parallel",
+                "up to {} items / {} tokens, wait {:?}, {} in parallel, {} queued",
                 policy.max_batch_size,
                 policy.max_batch_tokens,
                 policy.max_wait,
-                policy.max_concurrent_batches
+                policy.max_concurrent_batches,
+                policy.max_queued
             ),
         );
         policy

@@ -30,6 +30,9 @@ pub struct PoolSpec {
     pub name: String,
     /// Number of workers.
     pub workers: usize,
+    /// Requests each worker runs at once (above 1 only for services that give
+    /// [`Service::concurrent_copy`]).
+    pub concurrency: usize,
     /// Queue capacity.
     pub capacity: usize,
     /// What happens when the queue is full.
@@ -48,6 +51,7 @@ impl PoolSpec {
         Self {
             name: name.into(),
             workers: 1,
+            concurrency: 1,
             capacity: 1024,
             overflow: OverflowPolicy::Block,
             default_deadline: Duration::from_secs(30),

@@ -33,6 +33,18 @@ pub trait Service: Send + 'static {
         request: Self::Request,
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<Self::Response, ServiceError>> + Send;
+
+    /// A copy that handles another request at the same time, for pools whose workers run
+    /// several requests at once (`concurrency` above 1): services that mostly wait (on a
+    /// batcher, on another service) return a cheap clone. `None`, the default, keeps the
+    /// worker to one request at a time. A copy that panics answers like a crashed worker
+    /// and is discarded; the worker itself keeps running.
+    fn concurrent_copy(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// Creates a fresh service instance for a worker (at start and at every restart).

@@ -54,6 +54,7 @@ fn policy(size: usize, wait_ms: u64, tokens: usize, concurrent: usize) -> BatchP
         max_wait: Duration::from_millis(wait_ms),
         max_batch_tokens: tokens,
         max_concurrent_batches: concurrent,
+        ..BatchPolicy::default()
     }
 }
 
@@ -209,4 +210,69 @@ async fn a_failing_batch_answers_every_member_and_deadlines_hold_inside_a_batch(
             .all(|batch| !batch.contains(&1)),
         "the expired request never ran"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_intake_answers_overloaded_at_once() {
+    let gate = Arc::new(Semaphore::new(0));
+    let service = Arc::new(Doubler {
+        gate: Some(gate.clone()),
+        ..Doubler::default()
+    });
+    let policy = BatchPolicy {
+        max_queued: 2,
+        ..policy(1, 1, 100, 1)
+    };
+    let b = Batcher::start(service.clone(), policy);
+    let held = {
+        let b = b.clone();
+        tokio::spawn(async move { b.submit(1, far()).await })
+    };
+    // The first batch runs and holds on the gate: nothing else can run.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while service.running.load(SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    let calls: Vec<_> = (2..12u64)
+        .map(|v| {
+            let b = b.clone();
+            tokio::spawn(async move { b.submit(v, far()).await })
+        })
+        .collect();
+    // Room while held: 2 queued, plus at most 1 taken by the batching task: 7 or 8 of the
+    // 10 are refused without waiting.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while calls.iter().filter(|c| c.is_finished()).count() < 7 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    gate.add_permits(100);
+    let mut refused = 0;
+    for (v, call) in (2..12u64).zip(calls) {
+        match tokio::time::timeout(Duration::from_secs(20), call)
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Ok(doubled) => assert_eq!(doubled, 2 * v),
+            Err(SwarmError::Overloaded {
+                service,
+                retry_after,
+            }) => {
+                assert_eq!(
+                    (service.as_str(), retry_after),
+                    ("batcher", Duration::from_secs(1))
+                );
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert!((7..=8).contains(&refused), "{refused} refused");
+    assert_eq!(held.await.unwrap(), Ok(2));
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 /// Why the model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -108,10 +108,29 @@ impl MiniLm {
         self.max_tokens
     }
 
-    /// Tokens `text` would use (after truncation), for batch budgets.
+    /// Tokens `text` would use (after truncation).
     pub fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
         let enc = self.tokenizer.encode(text, true).map_err(run_err)?;
-        Ok(enc.get_attention_mask().iter().filter(|m| **m == 1).count())
+        Ok(Self::tokens_of(&enc))
+    }
+
+    /// Tokenises `texts` (truncated at the model's limit, not padded): what
+    /// [`MiniLm::embed_encoded`] takes, so a text is tokenised once however it travels.
+    pub fn tokenize(&self, texts: &[String]) -> Result<Vec<Encoding>, EmbedError> {
+        texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t.as_str(), true).map_err(run_err))
+            .collect()
+    }
+
+    /// Tokens an encoding holds (its length: encodings from [`MiniLm::tokenize`] carry no
+    /// padding).
+    pub fn tokens_of(encoding: &Encoding) -> usize {
+        encoding
+            .get_attention_mask()
+            .iter()
+            .filter(|m| **m == 1)
+            .count()
     }
 
     /// Unit-length embeddings of `texts`, in order.
@@ -124,49 +143,41 @@ impl MiniLm {
         &self,
         texts: &[String],
     ) -> Result<(Vec<Vec<f32>>, Vec<usize>), EmbedError> {
-        if texts.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(run_err)?;
-        let token_counts: Vec<usize> = encodings
-            .iter()
-            .map(|e| e.get_attention_mask().iter().filter(|m| **m == 1).count())
-            .collect();
-        // Shortest first, in groups of at most GROUP_ROWS, each padded only to its own
-        // longest member.
+        let encodings = self.tokenize(texts)?;
+        let counts = encodings.iter().map(Self::tokens_of).collect();
+        Ok((self.embed_encoded(&encodings)?, counts))
+    }
+
+    /// Embeddings of tokenised texts, in order: sorted by length and run in groups of
+    /// [`GROUP_ROWS`], each padded only to its own longest member.
+    pub fn embed_encoded(&self, encodings: &[Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let token_counts: Vec<usize> = encodings.iter().map(Self::tokens_of).collect();
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| token_counts[i]);
         let mut out = vec![Vec::new(); encodings.len()];
         for group in order.chunks(GROUP_ROWS) {
             let len = group.iter().map(|&i| token_counts[i]).max().unwrap_or(0);
-            let members: Vec<&tokenizers::Encoding> =
-                group.iter().map(|&i| &encodings[i]).collect();
+            let members: Vec<&Encoding> = group.iter().map(|&i| &encodings[i]).collect();
             for (&i, v) in group.iter().zip(self.forward(&members, len)?) {
                 out[i] = v;
             }
         }
-        Ok((out, token_counts))
+        Ok(out)
     }
 
-    /// Mean-pooled, unit-length embeddings of `encodings`, each cut to its first `len`
-    /// positions (the tokenizer pads on the right, so this only drops padding).
-    fn forward(
-        &self,
-        encodings: &[&tokenizers::Encoding],
-        len: usize,
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// Mean-pooled, unit-length embeddings of `encodings`, each cut or padded (id 0,
+    /// mask 0, on the right) to `len` positions.
+    fn forward(&self, encodings: &[&Encoding], len: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
         let rows = encodings.len();
-        let flat = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| {
-            encodings
-                .iter()
-                .flat_map(|e| {
-                    let v = f(e);
-                    v[..len.min(v.len())].iter().copied()
-                })
-                .collect::<Vec<u32>>()
+        let flat = |f: &dyn Fn(&Encoding) -> &[u32]| {
+            let mut out = Vec::with_capacity(rows * len);
+            for e in encodings {
+                let v = f(e);
+                let kept = &v[..len.min(v.len())];
+                out.extend_from_slice(kept);
+                out.resize(out.len() + (len - kept.len()), 0);
+            }
+            out
         };
         let ids =
             Tensor::from_vec(flat(&|e| e.get_ids()), (rows, len), &self.device).map_err(run_err)?;

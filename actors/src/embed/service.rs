@@ -1,6 +1,7 @@
-//! The actor shell: every input text goes through one shared dynamic batcher in front of
-//! the model, so concurrent requests share forward passes. The model loads once, when the
-//! pool starts (a missing model fails start-up with how to fetch it).
+//! The actor shell: every input text is tokenised once and goes through one shared
+//! dynamic batcher in front of the model, so concurrent requests share forward passes.
+//! The model loads once, when the pool starts, off the async threads (a missing model
+//! fails start-up with how to fetch it).
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -8,6 +9,8 @@ use std::sync::{Arc, OnceLock};
 use swarm_runtime::batcher::{BatchPolicy, BatchService, Batcher};
 use swarm_runtime::config::Section;
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
+
+use tokenizers::Encoding;
 
 use super::core::MiniLm;
 
@@ -29,42 +32,50 @@ pub struct EmbedResponse {
     pub model: Arc<str>,
 }
 
-/// The model as a batch service: a batch is one forward pass on the blocking pool.
+/// The model as a batch service: items are tokenised texts (tokenised once, by the
+/// service); a batch is one forward pass on the blocking pool.
 pub struct ModelBatches {
     model: Arc<MiniLm>,
+    name: String,
 }
 
 impl BatchService for ModelBatches {
-    type Item = String;
-    type Output = (Vec<f32>, usize);
+    type Item = Encoding;
+    type Output = Vec<f32>;
 
-    fn tokens(&self, text: &String) -> usize {
-        self.model
-            .count_tokens(text)
-            .unwrap_or(self.model.max_tokens())
+    fn tokens(&self, encoding: &Encoding) -> usize {
+        MiniLm::tokens_of(encoding)
     }
 
-    async fn run(&self, texts: Vec<String>) -> Result<Vec<(Vec<f32>, usize)>, ServiceError> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn run(&self, encodings: Vec<Encoding>) -> Result<Vec<Vec<f32>>, ServiceError> {
         let model = self.model.clone();
-        tokio::task::spawn_blocking(move || {
-            model
-                .embed_counted(&texts)
-                .map(|(vs, counts)| vs.into_iter().zip(counts).collect())
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("embedding task failed: {e}")))?
-        .map_err(|e| ServiceError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || model.embed_encoded(&encodings))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("embedding task failed: {e}")))?
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 }
 
-/// The embedding service: forwards each input to the shared batcher.
+/// The embedding service: tokenises a request's texts once (on the blocking pool), then
+/// forwards each to the shared batcher. It mostly waits, so a worker runs many requests at
+/// once (its type's default `concurrency` is [`CONCURRENCY`]); the batcher is the queue
+/// that bounds the work.
+#[derive(Clone)]
 pub struct EmbedService {
     batcher: Batcher<ModelBatches>,
+    model: Arc<MiniLm>,
     name: Arc<str>,
 }
 
 /// Most inputs in one request.
 pub const MAX_INPUTS: usize = 2_048;
+
+/// Requests one embed worker runs at once unless the YAML sets `concurrency`.
+pub const CONCURRENCY: usize = 256;
 
 impl Service for EmbedService {
     type Request = EmbedRequest;
@@ -80,22 +91,28 @@ impl Service for EmbedService {
                 "input must hold 1 to {MAX_INPUTS} texts"
             )));
         }
-        let calls = req
-            .inputs
+        let model = self.model.clone();
+        let encodings = tokio::task::spawn_blocking(move || model.tokenize(&req.inputs))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("tokenising task failed: {e}")))?
+            .map_err(|e| ServiceError::InvalidRequest(e.to_string()))?;
+        let tokens = encodings.iter().map(MiniLm::tokens_of).sum();
+        let calls = encodings
             .into_iter()
-            .map(|t| self.batcher.submit(t, ctx.deadline));
-        let mut embeddings = Vec::new();
-        let mut tokens = 0;
-        for result in futures_join(calls).await {
-            let (v, n) = result?;
-            embeddings.push(v);
-            tokens += n;
-        }
+            .map(|e| self.batcher.submit(e, ctx.deadline));
+        let embeddings = futures_join(calls)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(EmbedResponse {
             embeddings,
             tokens,
             model: self.name.clone(),
         })
+    }
+
+    fn concurrent_copy(&self) -> Option<Self> {
+        Some(self.clone())
     }
 }
 
@@ -124,7 +141,8 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
     out.into_iter().flatten().collect()
 }
 
-/// Registers service type `embed` (params: `model_dir`, `model_name`, `batch`).
+/// Registers service type `embed` (params: `model_dir`, `model_name`, `batch`) with its
+/// route; each worker runs up to [`CONCURRENCY`] requests at once by default.
 pub fn register(registry: &mut Registry) {
     let mut registration = registry.service::<EmbedService, _>("embed", |params: &Section<'_>| {
         let dir: PathBuf = params.or("model_dir", PathBuf::from("models/all-MiniLM-L6-v2"));
@@ -132,28 +150,29 @@ pub fn register(registry: &mut Registry) {
             .or("model_name", "all-MiniLM-L6-v2".to_string())
             .into();
         let policy = BatchPolicy::read(&params.section("batch"));
-        let shared: Arc<OnceLock<Batcher<ModelBatches>>> = Arc::new(OnceLock::new());
+        let shared: Arc<OnceLock<EmbedService>> = Arc::new(OnceLock::new());
         Some(Arc::new(move || {
-            if let Some(b) = shared.get() {
-                return Ok(EmbedService {
-                    batcher: b.clone(),
-                    name: name.clone(),
-                });
+            if let Some(s) = shared.get() {
+                return Ok(s.clone());
             }
-            let model = MiniLm::load(&dir).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            let batcher = shared.get_or_init(|| {
-                Batcher::start(
+            // The first call runs on the blocking pool (the runtime's start-up warm-up).
+            let model =
+                Arc::new(MiniLm::load(&dir).map_err(|e| ServiceError::Internal(e.to_string()))?);
+            let service = shared.get_or_init(|| EmbedService {
+                batcher: Batcher::start(
                     Arc::new(ModelBatches {
-                        model: Arc::new(model),
+                        model: model.clone(),
+                        name: format!("{name} batcher"),
                     }),
                     policy,
-                )
-            });
-            Ok(EmbedService {
-                batcher: batcher.clone(),
+                ),
+                model,
                 name: name.clone(),
-            })
+            });
+            Ok(service.clone())
         }))
     });
-    registration.expose(crate::http::HttpApi::new(super::api::routes));
+    registration
+        .concurrency(CONCURRENCY)
+        .expose(crate::http::HttpApi::new(super::api::routes));
 }

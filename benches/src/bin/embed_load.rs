@@ -80,7 +80,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let yaml = format!(
-            "services:\n  batched:\n    type: embed\n    workers: 160\n    params:\n      model_dir: {models}/all-MiniLM-L6-v2\n      batch: {{ max_batch_size: 32, max_wait: 5ms, max_batch_tokens: 8192, max_concurrent_batches: 1 }}\n  unbatched:\n    type: embed\n    workers: 160\n    params:\n      model_dir: {models}/all-MiniLM-L6-v2\n      batch: {{ max_batch_size: 1, max_wait: 5ms, max_batch_tokens: 8192, max_concurrent_batches: 1 }}\n"
+            "services:\n  batched:\n    type: embed\n    workers: 1\n    params:\n      model_dir: {models}/all-MiniLM-L6-v2\n      batch: {{ max_batch_size: 32, max_wait: 5ms, max_batch_tokens: 8192, max_concurrent_batches: 1 }}\n  unbatched:\n    type: embed\n    workers: 1\n    params:\n      model_dir: {models}/all-MiniLM-L6-v2\n      batch: {{ max_batch_size: 1, max_wait: 5ms, max_batch_tokens: 8192, max_concurrent_batches: 1 }}\n"
         );
         let config = SwarmConfig::from_yaml(&yaml, "embed-load.yaml", &swarm_actors::registry())?;
         let swarm = Arc::new(Swarm::start(config).await.context("start (run `make models` first)")?);

@@ -17,6 +17,8 @@ pub struct BatchPolicy {
     pub max_batch_tokens: usize,
     /// Batches running at once.
     pub max_concurrent_batches: usize,
+    /// Most requests waiting to join a batch; past that a submit answers `overloaded`.
+    pub max_queued: usize,
 }
 
 impl Default for BatchPolicy {
@@ -26,6 +28,7 @@ impl Default for BatchPolicy {
             max_wait: Duration::from_millis(5),
             max_batch_tokens: 16_384,
             max_concurrent_batches: 1,
+            max_queued: 1_024,
         }
     }
 }

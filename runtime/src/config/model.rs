@@ -241,6 +241,10 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
                 None
             }
         });
+    let concurrency = s.or("concurrency", entry.map_or(1, |e| e.concurrency));
+    if !(1..=65_536).contains(&concurrency) {
+        s.error("concurrency", "must be between 1 and 65536");
+    }
     let starter = entry.and_then(|e| (e.parser)(&params));
     drop(params);
     if entry.is_some() && starter.is_none() && diag.error_count() == errors_before {
@@ -265,6 +269,7 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
         spec: PoolSpec {
             name: name.to_string(),
             workers,
+            concurrency,
             capacity,
             overflow,
             default_deadline,

@@ -1,12 +1,16 @@
-//! A worker actor: pulls one envelope at a time from the pool's queue and runs the service.
-//! A panic in the service unwinds through [`InFlight`], which answers (or retries once)
-//! the request it held, then ractor reports the failure to the pool's supervisor.
+//! A worker actor: pulls envelopes from the pool's queue and runs the service, one at a
+//! time — or, when the pool's `concurrency` is above 1 and the service gives
+//! [`Service::concurrent_copy`], up to `concurrency` at once, each on a copy in its own
+//! task. A panic in the service unwinds through [`InFlight`], which answers (or retries
+//! once) the request it held; in the worker itself ractor then reports the failure to the
+//! pool's supervisor, while a panicking copy is only discarded.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use super::{Env, PoolShared};
@@ -32,6 +36,8 @@ pub(crate) struct WorkerState<S: Service> {
     service: S,
     slot: usize,
     shared: Arc<PoolShared<S>>,
+    /// Free places for concurrent copies; `None` runs one request at a time.
+    copies: Option<Arc<Semaphore>>,
 }
 
 impl<S: Service> Actor for Worker<S> {
@@ -45,10 +51,14 @@ impl<S: Service> Actor for Worker<S> {
         (slot, shared): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         let service = (shared.factory)()?;
+        let concurrency = shared.spec.concurrency;
+        let copies = (concurrency > 1 && service.concurrent_copy().is_some())
+            .then(|| Arc::new(Semaphore::new(concurrency)));
         Ok(WorkerState {
             service,
             slot,
             shared,
+            copies,
         })
     }
 
@@ -70,52 +80,71 @@ impl<S: Service> Actor for Worker<S> {
         // Several requests per mailbox turn: a ractor message per request would double
         // the cost of a round trip; returning now and then keeps the mailbox served.
         for _ in 0..REQUESTS_PER_TURN {
-            match shared.queue.pop().await {
-                Some(env) => state.run(env).await,
-                None => return Ok(()),
+            let place = match &state.copies {
+                Some(copies) => match copies.clone().acquire_owned().await {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return Ok(()),
+                },
+                None => None,
+            };
+            let Some(env) = shared.queue.pop().await else {
+                return Ok(());
+            };
+            match place.and_then(|p| Some((p, state.service.concurrent_copy()?))) {
+                Some((permit, mut copy)) => {
+                    let (shared, slot) = (shared.clone(), state.slot);
+                    tokio::spawn(async move {
+                        let _place = permit;
+                        serve(&mut copy, slot, &shared, env).await;
+                    });
+                }
+                None => serve(&mut state.service, state.slot, &shared, env).await,
             }
         }
         Ok(myself.send_message(Pull)?)
     }
 }
 
-impl<S: Service> WorkerState<S> {
-    async fn run(&mut self, mut env: Env<S>) {
-        let shared = self.shared.clone();
-        let metrics = &shared.metrics;
-        // Closing the queue-wait span marks the moment a worker took the request.
-        env.queue_span = tracing::Span::none();
-        metrics.queue_wait.observe(env.enqueued.elapsed());
-        if tokio::time::Instant::now() >= env.deadline {
-            env.answer(Err(SwarmError::DeadlineExceeded));
-            end_in_flight(&shared);
-            return;
-        }
-        let (message, port, meta) = env.open();
-        let span = tracing::info_span!(parent: &meta.span, "worker",
-            service = %shared.spec.name, worker = self.slot, request_id = %meta.id, attempt = meta.attempt);
-        let ctx = RequestContext {
-            id: meta.id,
-            priority: meta.priority,
-            deadline: meta.deadline,
-            worker: self.slot,
-        };
-        let retry_copy = (shared.spec.idempotent && meta.attempt == 0).then(|| message.clone());
-        let mut guard = InFlight::new(shared.clone(), port, meta, retry_copy);
-        // The caller's own timer enforces the deadline; when it fires (or the caller goes
-        // away) the reply port closes and the handler is cancelled, freeing the worker
-        // without a second timer per request.
-        let outcome = tokio::select! {
-            biased;
-            result = self.service.handle(message, &ctx).instrument(span) => Some(result),
-            () = guard.caller_gone() => None,
-        };
-        let reply = match outcome {
-            Some(result) => result.map_err(SwarmError::from),
-            None => Err(SwarmError::DeadlineExceeded),
-        };
-        guard.finish(reply);
+/// Runs one request on `service` and answers it (or lets [`InFlight`] answer a crash).
+async fn serve<S: Service>(
+    service: &mut S,
+    slot: usize,
+    shared: &Arc<PoolShared<S>>,
+    mut env: Env<S>,
+) {
+    let metrics = &shared.metrics;
+    // Closing the queue-wait span marks the moment a worker took the request.
+    env.queue_span = tracing::Span::none();
+    metrics.queue_wait.observe(env.enqueued.elapsed());
+    if tokio::time::Instant::now() >= env.deadline {
+        env.answer(Err(SwarmError::DeadlineExceeded));
+        end_in_flight(shared);
+        return;
     }
+    let (message, port, meta) = env.open();
+    let span = tracing::info_span!(parent: &meta.span, "worker",
+            service = %shared.spec.name, worker = slot, request_id = %meta.id, attempt = meta.attempt);
+    let ctx = RequestContext {
+        id: meta.id,
+        priority: meta.priority,
+        deadline: meta.deadline,
+        worker: slot,
+    };
+    let retry_copy = (shared.spec.idempotent && meta.attempt == 0).then(|| message.clone());
+    let mut guard = InFlight::new(shared.clone(), port, meta, retry_copy);
+    // The caller's own timer enforces the deadline; when it fires (or the caller goes
+    // away) the reply port closes and the handler is cancelled, freeing the worker
+    // without a second timer per request.
+    let outcome = tokio::select! {
+        biased;
+        result = service.handle(message, &ctx).instrument(span) => Some(result),
+        () = guard.caller_gone() => None,
+    };
+    let reply = match outcome {
+        Some(result) => result.map_err(SwarmError::from),
+        None => Err(SwarmError::DeadlineExceeded),
+    };
+    guard.finish(reply);
 }
 
 /// Holds the reply port while a worker runs a request (and its in-flight count). Dropped without `finish` (a panic,

@@ -34,6 +34,8 @@ pub(crate) struct ServiceEntry {
     pub(crate) attachments: Attachments,
     /// Whether the type serves an external interface at the service's `route_prefix`.
     pub(crate) exposed: bool,
+    /// Requests per worker at once unless the YAML says `concurrency`.
+    pub(crate) concurrency: usize,
 }
 
 /// What [`Registry::service`] returns: attach more to the type just registered.
@@ -46,6 +48,13 @@ impl ServiceTypeRegistration<'_> {
     pub fn attach<T: Any + Send + Sync>(&mut self, value: T) -> &mut Self {
         self.entry.attachments.0.retain(|a| !a.is::<T>());
         self.entry.attachments.0.push(Arc::new(value));
+        self
+    }
+
+    /// Requests each worker of this type runs at once unless the YAML sets `concurrency`
+    /// (the type's [`Service::concurrent_copy`] must give copies for it to matter).
+    pub fn concurrency(&mut self, per_worker: usize) -> &mut Self {
+        self.entry.concurrency = per_worker.max(1);
         self
     }
 
@@ -106,6 +115,7 @@ impl Registry {
             type_id: TypeId::of::<S>(),
             attachments: Attachments::default(),
             exposed: false,
+            concurrency: 1,
         };
         let slot = self.services.entry(type_name.to_string());
         let entry = match slot {

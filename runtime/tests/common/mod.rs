@@ -84,6 +84,12 @@ impl Service for FaultyService {
             )),
         }
     }
+
+    fn concurrent_copy(&self) -> Option<Self> {
+        Some(Self {
+            ran: self.ran.clone(),
+        })
+    }
 }
 
 pub fn spec(name: &str, workers: usize, capacity: usize, overflow: OverflowPolicy) -> PoolSpec {
