@@ -1,30 +1,28 @@
 //! Aggregators that tolerate faulty clients: coordinate-wise median and trimmed mean,
 //! Krum / MultiKrum (squared L2 distances, k = max(1, n − f − 2) nearest), and Bulyan.
 
+use rayon::prelude::*;
+
 use super::{FlError, Update};
 
 /// Coordinates per block: a block of every update fits in cache while it is reduced.
 const BLOCK: usize = 1024;
 
 /// Applies `reduce` to each coordinate's values across updates, block by block, with the
-/// blocks spread over the machine's cores (`reduce` gets the coordinate's index).
+/// blocks spread over the process's one shared pool (rayon's, sized to the cores), so
+/// concurrent aggregations share the cores instead of each starting threads of its own
+/// (`reduce` gets the coordinate's index).
 fn per_coordinate<F>(updates: &[Update], reduce: F) -> Vec<f32>
 where
     F: Fn(usize, &mut [f32]) -> f32 + Sync,
 {
     let d = updates.first().map_or(0, |u| u.weights.len());
     let mut out = vec![0.0f32; d];
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(d.div_ceil(BLOCK))
-        .max(1);
-    let per_thread = d.div_ceil(threads).div_ceil(BLOCK) * BLOCK;
-    std::thread::scope(|scope| {
-        for (t, chunk) in out.chunks_mut(per_thread.max(1)).enumerate() {
-            let reduce = &reduce;
-            scope.spawn(move || reduce_range(updates, t * per_thread, chunk, reduce));
-        }
-    });
+    let parts = rayon::current_num_threads().min(d.div_ceil(BLOCK)).max(1);
+    let per_part = (d.div_ceil(parts).div_ceil(BLOCK) * BLOCK).max(1);
+    out.par_chunks_mut(per_part)
+        .enumerate()
+        .for_each(|(t, chunk)| reduce_range(updates, t * per_part, chunk, &reduce));
     out
 }
 

@@ -10,18 +10,19 @@
 //! format: snapshots are written as hnsw_rs dumps and loaded with `HnswIo` (`hnsw_dump`).
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 
 use super::hnsw_walk::{Near, Space};
 
 /// Highest level a node gets: hnsw_rs dumps hold 16 layers, numbered from 0.
 pub(crate) const MAX_LEVEL: u8 = 15;
 
-/// Fewer new points than this per thread are not worth a thread.
+/// Fewer new points than this per pool thread are not worth sharing out.
 const PER_THREAD_MIN: usize = 64;
 
 /// Level draws are seeded, so a build on one thread is reproducible.
@@ -200,25 +201,16 @@ impl HnswGraph {
             }
         }
         let todo: Vec<u32> = todo.collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(todo.len() / PER_THREAD_MIN)
-            .max(1);
         let this = &*self;
-        if threads == 1 {
+        if todo.len() < 2 * PER_THREAD_MIN || rayon::current_num_threads() == 1 {
             todo.iter().for_each(|&s| this.insert_one(space, s));
             return;
         }
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    while let Some(&s) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        this.insert_one(space, s);
-                    }
-                });
-            }
-        });
+        // The process's one shared pool (rayon's, sized to the cores): concurrent batch
+        // inserts share the cores rather than each starting threads of its own.
+        todo.par_iter()
+            .with_min_len(PER_THREAD_MIN)
+            .for_each(|&s| this.insert_one(space, s));
     }
 
     /// hnswlib's insert: descend greedily to the slot's level, then on each layer below
