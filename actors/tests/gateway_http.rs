@@ -222,21 +222,23 @@ async fn overload_is_429_with_retry_after_and_deadlines_are_504() {
         (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded".into())
     );
 
-    let (c1, c2, u1, u2) = (c.clone(), c.clone(), url.clone(), url.clone());
-    let busy = tokio::spawn(async move {
-        c1.post(format!("{u1}/v1/echo"))
-            .json(&slow(400))
-            .send()
-            .await
-    });
-    let metrics = || swarm.render_metrics();
-    until(|| metrics().contains("swarm_service_in_flight{service=\"echo\"} 1")).await;
+    // A held request fills the only worker, a second fills the queue (capacity 1); the
+    // third is refused. Nothing moves until the test opens the gate.
+    let held_yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  held:\n    type: held\n    workers: 1\n    queue: { capacity: 1, overflow: reject }\n";
+    let (held_swarm, held_url) = start(held_yaml).await;
+    let gate = common::gate("overload-429");
+    let hold = json!({ "gate": "overload-429" });
+    let (c1, c2, u1, u2) = (c.clone(), c.clone(), held_url.clone(), held_url.clone());
+    let (h1, h2) = (hold.clone(), hold.clone());
+    let busy = tokio::spawn(async move { c1.post(format!("{u1}/v1/held")).json(&h1).send().await });
+    let metrics = || held_swarm.render_metrics();
+    until(|| metrics().contains("swarm_service_in_flight{service=\"held\"} 1")).await;
     let queued =
-        tokio::spawn(async move { c2.post(format!("{u2}/v1/echo")).json(&slow(0)).send().await });
-    until(|| metrics().contains("swarm_queue_depth{service=\"echo\"} 1")).await;
+        tokio::spawn(async move { c2.post(format!("{u2}/v1/held")).json(&h2).send().await });
+    until(|| metrics().contains("swarm_queue_depth{service=\"held\"} 1")).await;
     let r = c
-        .post(format!("{url}/v1/echo"))
-        .json(&slow(0))
+        .post(format!("{held_url}/v1/held"))
+        .json(&hold)
         .send()
         .await
         .expect("send");
@@ -250,6 +252,7 @@ async fn overload_is_429_with_retry_after_and_deadlines_are_504() {
         error_of(r).await,
         (StatusCode::TOO_MANY_REQUESTS, "overloaded".into())
     );
+    gate.add_permits(2);
     assert_eq!(
         within(busy).await.expect("task").expect("send").status(),
         StatusCode::OK
@@ -258,6 +261,7 @@ async fn overload_is_429_with_retry_after_and_deadlines_are_504() {
         within(queued).await.expect("task").expect("send").status(),
         StatusCode::OK
     );
+    held_swarm.shutdown().await;
     swarm.shutdown().await;
 }
 

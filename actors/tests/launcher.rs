@@ -131,7 +131,8 @@ fn up_serves_then_drains_in_flight_work_on_sigterm_and_exits_zero() {
         let c2 = c.clone();
         let in_flight = tokio::spawn(async move {
             c2.post(format!("{u}/v1/echo"))
-                .json(&serde_json::json!({"message": "drain me", "delay_ms": 300}))
+                // Far longer than reaching SIGTERM takes, far shorter than the 10 s grace.
+                .json(&serde_json::json!({"message": "drain me", "delay_ms": 3000}))
                 .send()
                 .await
         });

@@ -393,8 +393,8 @@ fn bad_input_gets_clear_errors_not_panics() {
     assert!(matches!(zero_iters, Err(NashError::InvalidGame(_))));
     // Exponential methods refuse what cannot finish in the time left, at once.
     let big = random_game(40, 40, 13);
+    // TooLarge (not DeadlineExceeded) means the refusal came before any search.
     let short = Budget::within(Duration::from_secs(1));
-    let t0 = std::time::Instant::now();
     for method in [Method::SupportEnumeration, Method::VertexEnumeration] {
         assert!(
             matches!(
@@ -404,5 +404,4 @@ fn bad_input_gets_clear_errors_not_panics() {
             "{method:?}"
         );
     }
-    assert!(t0.elapsed() < Duration::from_millis(500));
 }

@@ -3,17 +3,11 @@
 //! the Rust builder, which validates exactly like YAML.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use swarm_examples::registry;
 use swarm_runtime::topology::ServiceOptions;
 use swarm_runtime::{Swarm, SwarmConfig};
 
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("bounded wait timed out")
-}
+use swarm_test_util::within;
 
 const EXPECTED: [&str; 3] = [
     "hello from the app",

@@ -1,6 +1,8 @@
 //! Shared test helpers: start a swarm from YAML with the gateway on a free port.
-//! `CrashingService` is a test-only fake that panics on every request (fault injection).
-#![allow(dead_code, missing_docs, unreachable_pub)]
+//! `CrashingService` is a test-only fake that panics on every request (fault injection);
+//! `HeldService` is a test-only fake that answers once its named gate lets it, served at
+//! `POST /v1/held` through its own routes, so HTTP tests hold work without sleeping.
+#![allow(dead_code, unused_imports, missing_docs, unreachable_pub)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +19,57 @@ impl Service for CrashingService {
     }
 }
 
+/// Gates by name, shared by a test and the `held` service it starts.
+static GATES: std::sync::LazyLock<dashmap::DashMap<String, Arc<tokio::sync::Semaphore>>> =
+    std::sync::LazyLock::new(dashmap::DashMap::new);
+
+/// The gate named `name` (created closed).
+pub fn gate(name: &str) -> Arc<tokio::sync::Semaphore> {
+    GATES
+        .entry(name.to_string())
+        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(0)))
+        .clone()
+}
+
+/// Waits for one permit of the gate named in the request, then answers its name.
+pub struct HeldService;
+
+impl Service for HeldService {
+    type Request = String;
+    type Response = String;
+    async fn handle(&mut self, name: String, _: &RequestContext) -> Result<String, ServiceError> {
+        let permit = gate(&name).acquire_owned().await;
+        permit
+            .map(|p| p.forget())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(name)
+    }
+}
+
+fn held_routes(
+    client: swarm_runtime::Client<HeldService>,
+    _: &swarm_actors::http::Limits,
+) -> axum::Router {
+    use swarm_actors::http::{ApiError, Call, ValidJson};
+    async fn held(
+        axum::extract::State(client): axum::extract::State<swarm_runtime::Client<HeldService>>,
+        Call(options): Call,
+        ValidJson(body): ValidJson<serde_json::Value>,
+    ) -> Result<axum::Json<serde_json::Value>, ApiError> {
+        let name = body["gate"].as_str().unwrap_or_default().to_string();
+        let name = client.call_with(name, options).await?;
+        Ok(axum::Json(serde_json::json!({ "gate": name })))
+    }
+    axum::Router::new()
+        .route("/v1/held", axum::routing::post(held))
+        .with_state(client)
+}
+
 pub fn registry() -> swarm_runtime::Registry {
     let mut r = swarm_actors::registry();
     r.service::<CrashingService, _>("crashing", |_| Some(Arc::new(|| Ok(CrashingService))));
+    r.service::<HeldService, _>("held", |_| Some(Arc::new(|| Ok(HeldService))))
+        .expose(swarm_actors::http::HttpApi::new(held_routes));
     r
 }
 
@@ -37,21 +87,7 @@ pub async fn start(yaml: &str) -> (Swarm, String) {
     (swarm, url)
 }
 
-pub async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("bounded wait timed out")
-}
-
-/// Waits (bounded, yielding) until `cond` holds.
-pub async fn until(mut cond: impl FnMut() -> bool) {
-    within(async {
-        while !cond() {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
-}
+pub use swarm_test_util::{until, within};
 
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

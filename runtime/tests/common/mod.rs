@@ -1,6 +1,6 @@
 //! Test-only fault injection: `FaultyService` is a fake whose jobs panic, block until
 //! released, or sleep, so tests can drive the runtime's real queues and supervisors.
-#![allow(dead_code, missing_docs, unreachable_pub)]
+#![allow(dead_code, unused_imports, missing_docs, unreachable_pub)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -165,19 +165,4 @@ impl Gate {
     }
 }
 
-/// Bounds every wait in tests.
-pub async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("bounded wait timed out")
-}
-
-/// Waits (bounded, yielding, no sleeps) until `cond` holds.
-pub async fn until(mut cond: impl FnMut() -> bool) {
-    within(async {
-        while !cond() {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
-}
+pub use swarm_test_util::{until, within};
