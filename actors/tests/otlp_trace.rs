@@ -43,6 +43,7 @@ impl TraceService for Receiver {
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
+const OTHER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -64,12 +65,28 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
         log: "warn".into(),
         otlp_endpoint: Some(format!("http://{otlp_addr}")),
         service_name: "swarm-test".into(),
+        // No new trace is recorded; a sampled incoming traceparent still is.
+        sample_ratio: 0.0,
     })
     .expect("telemetry");
 
     let yaml =
         "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    workers: 2\n";
     let (swarm, url) = common::start(yaml).await;
+    // Head sampling at 0: a request without a traceparent, and one whose traceparent says
+    // "not sampled", leave no spans.
+    for traceparent in [None, Some(format!("00-{OTHER_TRACE}-{CALLER_SPAN}-00"))] {
+        let mut req = common::http().post(format!("{url}/v1/echo"));
+        if let Some(tp) = traceparent {
+            req = req.header("traceparent", tp);
+        }
+        let r = req
+            .json(&serde_json::json!({"message": "unsampled"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+    }
     let resp = common::http()
         .post(format!("{url}/v1/echo"))
         .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
@@ -88,6 +105,12 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
     tokio::time::timeout(Duration::from_secs(20), async {
         while !wanted.iter().all(|n| by_name.contains_key(*n)) {
             let span = spans.recv().await.expect("receiver open");
+            assert_eq!(
+                hex(&span.trace_id),
+                TRACE_ID,
+                "unsampled span {}",
+                span.name
+            );
             by_name.insert(span.name.clone(), span);
         }
     })
@@ -116,6 +139,15 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
     assert_eq!(parent("swarm.call"), id("POST /v1/echo"));
     assert_eq!(parent("queue.wait"), id("swarm.call"));
     assert_eq!(parent("worker"), id("swarm.call"));
+    // The flush has delivered everything exported: nothing from the unsampled requests.
+    while let Ok(span) = spans.try_recv() {
+        assert_eq!(
+            hex(&span.trace_id),
+            TRACE_ID,
+            "unsampled span {}",
+            span.name
+        );
+    }
     let w = &by_name["worker"];
     let q = &by_name["queue.wait"];
     assert!(

@@ -1,12 +1,13 @@
 //! Logs and traces. `tracing` spans cover each request (gateway → swarm.call →
 //! queue.wait → worker); with `telemetry.otlp.endpoint` set they are exported over OTLP
 //! gRPC (Jaeger listens on 4317). Nothing is exported unless an endpoint is configured.
+//! `telemetry.sample_ratio` keeps that share of new traces (parent-based head sampling).
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -50,10 +51,17 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// A tracer provider exporting over OTLP gRPC to `endpoint`, batching spans.
+/// The head sampler: `ratio` of new traces, and whatever an incoming `traceparent` says.
+pub fn sampler(ratio: f64) -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+}
+
+/// A tracer provider exporting over OTLP gRPC to `endpoint`, batching spans, recording
+/// `sample_ratio` of new traces (parent-based).
 pub fn otlp_provider(
     endpoint: &str,
     service_name: &str,
+    sample_ratio: f64,
 ) -> Result<SdkTracerProvider, TelemetryError> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
@@ -65,6 +73,7 @@ pub fn otlp_provider(
         .build();
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
+        .with_sampler(sampler(sample_ratio))
         .with_resource(resource)
         .build())
 }
@@ -76,7 +85,11 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .map_err(|e| TelemetryError::Filter(config.log.clone(), e.to_string()))?;
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let provider = match &config.otlp_endpoint {
-        Some(endpoint) => Some(otlp_provider(endpoint, &config.service_name)?),
+        Some(endpoint) => Some(otlp_provider(
+            endpoint,
+            &config.service_name,
+            config.sample_ratio,
+        )?),
         None => None,
     };
     let otel = provider

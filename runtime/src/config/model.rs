@@ -23,6 +23,9 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
     /// The `service.name` resource attribute of exported spans.
     pub service_name: String,
+    /// Share of new traces recorded (head sampling, 0 to 1). Parent-based: a request that
+    /// brings a sampled `traceparent` is always recorded, an unsampled one never.
+    pub sample_ratio: f64,
 }
 
 /// A service as planned: its pool shape, its type, and how to start it.
@@ -185,10 +188,15 @@ fn read_swarm(
 
 fn read_telemetry(s: &Section<'_>, swarm_name: &str) -> TelemetryConfig {
     let otlp = s.section("otlp");
+    let sample_ratio = s.or("sample_ratio", 1.0);
+    if !(0.0..=1.0).contains(&sample_ratio) {
+        s.error("sample_ratio", "must be between 0 and 1");
+    }
     TelemetryConfig {
         log: s.or("log", "info".to_string()),
         otlp_endpoint: otlp.value::<String>("endpoint").filter(|e| !e.is_empty()),
         service_name: otlp.or("service_name", swarm_name.to_string()),
+        sample_ratio,
     }
 }
 
