@@ -160,6 +160,41 @@ fn consensus(c: &mut Criterion) {
     }
     g.finish();
 
+    // Proposals per second with 1 and with 16 callers at once (4 voters): independent
+    // proposals overlap instead of queueing behind one lock.
+    let engine = std::sync::Arc::new(rt.block_on(async {
+        let voters: Vec<Box<dyn VoteBehaviour>> = (0..4)
+            .map(|i| Box::new(Voter::generate(i)) as Box<dyn VoteBehaviour>)
+            .collect();
+        ConsensusEngine::start("bench", voters).await.unwrap()
+    }));
+    let mut g = c.benchmark_group("consensus_proposals_4_voters");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    for callers in [1u64, 16] {
+        g.throughput(Throughput::Elements(callers));
+        g.bench_function(BenchmarkId::new("callers", callers), |b| {
+            b.to_async(&rt).iter(|| {
+                let engine = engine.clone();
+                async move {
+                    let mut calls = tokio::task::JoinSet::new();
+                    for k in 0..callers {
+                        let engine = engine.clone();
+                        calls.spawn(async move {
+                            engine
+                                .propose(json!({ "k": k }), Rule::Always, Duration::from_secs(5))
+                                .await
+                                .is_ok()
+                        });
+                    }
+                    while let Some(done) = calls.join_next().await {
+                        assert!(done.unwrap_or(false));
+                    }
+                }
+            })
+        });
+    }
+    g.finish();
+
     let voters: Vec<Voter> = (0..64).map(Voter::generate).collect();
     let set = VoterSet::new("bench", voters.iter().map(Voter::public_key).collect()).unwrap();
     let p = Proposal::new("bench", 0, 1, json!({"op": "scale"}), Rule::Always);

@@ -71,7 +71,8 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let mut untraced = Vec::new();
+    rt.block_on(async {
         let (bare, _) = Actor::spawn(None, BareEcho, ())
             .await
             .context("bare actor")?;
@@ -126,40 +127,71 @@ fn main() -> anyhow::Result<()> {
                 };
                 measure(requests / 10, callers, call.clone()).await;
                 let (s, e) = measure(requests, callers, call).await;
-                row(
+                let rps = row(
                     &format!("swarm queue, {workers} worker(s)"),
                     callers,
                     &s,
                     e,
                     Some(base),
                 );
+                if *workers == 1 {
+                    untraced.push((callers, rps));
+                }
             }
         }
-        // Last, because a global subscriber cannot be removed: the same 1-worker queue
-        // with every span recorded by the OpenTelemetry layer (sampled, not exported).
-        use opentelemetry::trace::TracerProvider as _;
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-        tracing::subscriber::set_global_default(subscriber)?;
-        let (_, pool) = &pools[0];
-        for callers in [1usize, 4, 16] {
-            let client = pool.client();
-            let call = move |v| {
-                let c = client.clone();
-                async move { c.call(v).await.unwrap_or(u64::MAX) }
+        anyhow::Ok(())
+    })?;
+    sampled(requests, &untraced)
+}
+
+/// The 1-worker queue with the OpenTelemetry layer recording spans (not exported), at
+/// three head-sampling ratios, each on a fresh runtime whose threads use that subscriber.
+fn sampled(requests: usize, untraced: &[(usize, f64)]) -> anyhow::Result<()> {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    println!("\n| path | callers | req/s | vs untraced | p50 µs | p99 µs | p99.9 µs |");
+    println!("|---|---|---|---|---|---|---|");
+    for ratio in [1.0, 0.01, 0.0] {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_sampler(swarm_runtime::telemetry::sampler(ratio))
+            .build();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&dispatch)))
+            .build()?;
+        rt.block_on(async {
+            let spec = PoolSpec {
+                capacity: 4096,
+                ..PoolSpec::new("bench")
             };
-            measure(requests / 10, callers, call.clone()).await;
-            let (s, e) = measure(requests, callers, call).await;
-            row(
-                "swarm queue, 1 worker, spans recorded (OTel)",
-                callers,
-                &s,
-                e,
-                None,
-            );
-        }
-        Ok(())
-    })
+            let pool = ServicePool::start(spec, Arc::new(|| Ok(ValueEcho)), None).await?;
+            for &(callers, base) in untraced {
+                let client = pool.client();
+                let call = move |v| {
+                    let c = client.clone();
+                    async move { c.call(v).await.unwrap_or(u64::MAX) }
+                };
+                // A task spawned from block_on runs on the runtime's threads.
+                let (s, e) = tokio::spawn(async move {
+                    measure(requests / 10, callers, call.clone()).await;
+                    measure(requests, callers, call).await
+                })
+                .await?;
+                row(
+                    &format!("swarm queue, 1 worker, OTel spans, sample_ratio {ratio}"),
+                    callers,
+                    &s,
+                    e,
+                    Some(base),
+                );
+            }
+            anyhow::Ok(())
+        })?;
+    }
+    Ok(())
 }
