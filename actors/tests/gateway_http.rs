@@ -252,6 +252,11 @@ async fn overload_is_429_with_retry_after_and_deadlines_are_504() {
         error_of(r).await,
         (StatusCode::TOO_MANY_REQUESTS, "overloaded".into())
     );
+    assert!(
+        metrics().contains("swarm_service_errors_total{service=\"held\",code=\"overloaded\"} 1"),
+        "{}",
+        metrics()
+    );
     gate.add_permits(2);
     assert_eq!(
         within(busy).await.expect("task").expect("send").status(),

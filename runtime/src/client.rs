@@ -64,6 +64,7 @@ impl<S: Service> Client<S> {
             .instrument(span.clone())
             .await;
         if let Err(e) = &result {
+            self.shared.metrics.record_error(e.code());
             span.record("otel.status_code", "ERROR");
             tracing::debug!(parent: &span, code = e.code().as_str(), "call failed");
         }

@@ -60,6 +60,18 @@ impl ErrorCode {
         Self::DeadlineExceeded,
     ];
 
+    /// The codes a [`SwarmError`] carries (the rest are the gateway's own), in metric order.
+    pub const RUNTIME: [ErrorCode; 8] = [
+        Self::Overloaded,
+        Self::Dropped,
+        Self::DeadlineExceeded,
+        Self::WorkerCrashed,
+        Self::Unavailable,
+        Self::InvalidRequest,
+        Self::NotFound,
+        Self::Internal,
+    ];
+
     /// The code as sent: `deadline_exceeded`, ….
     pub fn as_str(self) -> &'static str {
         match self {

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use crate::error::ErrorCode;
+
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 16] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
@@ -88,9 +90,18 @@ pub struct ServiceMetrics {
     pub queue_wait: Histogram,
     /// Time from enqueue to answer.
     pub latency: Histogram,
+    /// Calls answered with an error, by code ([`ErrorCode::RUNTIME`] order).
+    pub errors: [AtomicU64; ErrorCode::RUNTIME.len()],
 }
 
 impl ServiceMetrics {
+    /// Counts one call answered with `code`.
+    pub fn record_error(&self, code: ErrorCode) {
+        if let Some(i) = ErrorCode::RUNTIME.iter().position(|c| *c == code) {
+            self.errors[i].fetch_add(1, Relaxed);
+        }
+    }
+
     /// Sum of answered latencies in nanoseconds (for the `Retry-After` estimate).
     pub fn latency_sum_nanos(&self) -> u64 {
         self.latency.sum_nanos()
@@ -169,6 +180,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Times restart intensity was exceeded.",
     ),
     (
+        "swarm_service_errors_total",
+        "counter",
+        "Calls answered with an error, by the same code the HTTP body carries.",
+    ),
+    (
         "swarm_queue_wait_seconds",
         "histogram",
         "Time from enqueue to pick-up by a worker.",
@@ -199,6 +215,14 @@ pub fn render_prometheus(services: &[(String, &ServiceMetrics, QueueGauge)]) -> 
                 "swarm_service_workers" => m.workers.load(Relaxed),
                 "swarm_supervisor_restarts_total" => m.restarts.load(Relaxed),
                 "swarm_supervisor_escalations_total" => m.escalations.load(Relaxed),
+                "swarm_service_errors_total" => {
+                    for (code, n) in ErrorCode::RUNTIME.iter().zip(&m.errors) {
+                        let n = n.load(Relaxed);
+                        let _ =
+                            writeln!(out, "{name}{{service=\"{service}\",code=\"{code}\"}} {n}");
+                    }
+                    continue;
+                }
                 "swarm_queue_wait_seconds" => {
                     m.queue_wait.render(&mut out, name, service);
                     continue;
