@@ -12,4 +12,4 @@ pub mod voters;
 
 pub use client::ConsensusClient;
 pub use engine::{ConsensusEngine, Decision};
-pub use service::{ConsensusRequest, ConsensusResponse, ConsensusService};
+pub use service::{ConsensusParams, ConsensusRequest, ConsensusResponse, ConsensusService};

@@ -7,4 +7,4 @@ pub mod core;
 pub mod service;
 
 pub use client::EmbedClient;
-pub use service::EmbedService;
+pub use service::{EmbedParams, EmbedService};

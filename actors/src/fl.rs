@@ -9,4 +9,5 @@ pub mod rounds;
 pub mod service;
 
 pub use client::FlClient;
+pub use rounds::Retention as FlParams;
 pub use service::{FlRequest, FlService, RoundView};

@@ -18,6 +18,18 @@ pub use app::{GatewayState, app};
 pub use auth::ApiKeys;
 pub use config::GatewayConfig;
 
+/// Adds the gateway to a swarm built in Rust.
+pub trait WithGateway {
+    /// Sets the `gateway:` section from `config`.
+    fn gateway(self, config: &GatewayConfig) -> Self;
+}
+
+impl WithGateway for swarm_runtime::topology::SwarmBuilder {
+    fn gateway(self, config: &GatewayConfig) -> Self {
+        self.section("gateway", config.to_section())
+    }
+}
+
 /// Registers the `gateway` section.
 pub fn register(registry: &mut Registry) {
     registry.component("gateway", |section| {

@@ -8,4 +8,4 @@ pub mod core;
 pub mod service;
 
 pub use client::NashClient;
-pub use service::{NashRequest, NashService};
+pub use service::{NashParams, NashRequest, NashService};

@@ -14,4 +14,6 @@ pub mod routes;
 pub mod service;
 
 pub use client::VectorClient;
-pub use service::{PointInput, VectorInput, VectorRequest, VectorResponse, VectorService};
+pub use service::{
+    PointInput, VectorInput, VectorParams, VectorRequest, VectorResponse, VectorService,
+};

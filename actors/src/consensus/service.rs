@@ -88,6 +88,24 @@ pub struct ConsensusParams {
     pub round_timeout: Duration,
 }
 
+impl Serialize for ConsensusParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("voters", &self.voters)?;
+        m.serialize_entry("swarm_id", &self.swarm_id)?;
+        m.serialize_entry(
+            "round_timeout",
+            &swarm_runtime::topology::duration(self.round_timeout),
+        )?;
+        m.end()
+    }
+}
+
+impl swarm_runtime::topology::ServiceParams for ConsensusParams {
+    const TYPE: &'static str = "consensus";
+}
+
 /// The consensus service.
 pub struct ConsensusService {
     params: Arc<ConsensusParams>,

@@ -71,6 +71,20 @@ pub struct EmbedService {
     name: Arc<str>,
 }
 
+/// The embedding service's params, for the Rust builder (same keys as YAML; the batch
+/// policy keeps its defaults unless given).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmbedParams {
+    /// The model's directory (`make models` fetches it into `models/all-MiniLM-L6-v2`).
+    pub model_dir: PathBuf,
+    /// The name answers carry.
+    pub model_name: String,
+}
+
+impl swarm_runtime::topology::ServiceParams for EmbedParams {
+    const TYPE: &'static str = "embed";
+}
+
 /// Most inputs in one request.
 pub const MAX_INPUTS: usize = 2_048;
 

@@ -23,6 +23,24 @@ pub struct Retention {
     pub keep: usize,
 }
 
+impl serde::Serialize for Retention {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry(
+            "keep_closed_for",
+            &swarm_runtime::topology::duration(self.keep_for),
+        )?;
+        m.serialize_entry("keep_closed", &self.keep)?;
+        m.end()
+    }
+}
+
+/// The FL service's params are its retention, for the Rust builder.
+impl swarm_runtime::topology::ServiceParams for Retention {
+    const TYPE: &'static str = "fl";
+}
+
 impl Default for Retention {
     fn default() -> Self {
         Self {

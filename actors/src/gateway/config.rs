@@ -76,3 +76,25 @@ impl GatewayConfig {
         })
     }
 }
+
+impl GatewayConfig {
+    /// The `gateway:` section as YAML would write it, for [`swarm_runtime::topology::SwarmBuilder`].
+    pub fn to_section(&self) -> serde_json::Value {
+        use swarm_runtime::topology::duration;
+        let mut auth = serde_json::Map::new();
+        if let Some(env) = &self.auth.keys_env {
+            auth.insert("keys_env".into(), env.clone().into());
+        }
+        if let Some(file) = &self.auth.keys_file {
+            auth.insert("keys_file".into(), file.display().to_string().into());
+        }
+        serde_json::json!({
+            "listen": self.listen.to_string(),
+            "body_limit": self.body_limit,
+            "upload_limit": self.upload_limit,
+            "request_timeout": duration(self.request_timeout),
+            "health_timeout": duration(self.health_timeout),
+            "auth": auth,
+        })
+    }
+}

@@ -22,6 +22,14 @@ pub struct NashRequest {
     pub options: Options,
 }
 
+/// The Nash service's params (it takes none), for the Rust builder.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct NashParams;
+
+impl swarm_runtime::topology::ServiceParams for NashParams {
+    const TYPE: &'static str = "nash";
+}
+
 /// The Nash solver service (stateless).
 #[derive(Debug, Default)]
 pub struct NashService;

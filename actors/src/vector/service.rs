@@ -138,6 +138,24 @@ impl From<VectorError> for ServiceError {
     }
 }
 
+/// The vector service's params, for the Rust builder (same keys as YAML).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VectorParams {
+    /// Where collections live; in memory when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// The embedding service that turns texts into vectors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed: Option<String>,
+    /// Whether a write is fsynced before it is acknowledged (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<bool>,
+}
+
+impl swarm_runtime::topology::ServiceParams for VectorParams {
+    const TYPE: &'static str = "vector";
+}
+
 /// The vector-search service.
 pub struct VectorService {
     catalog: Arc<Catalog>,

@@ -80,7 +80,8 @@ pub fn duration(d: Duration) -> String {
 #[derive(Debug, Clone)]
 pub struct SwarmBuilder {
     root: Map<String, Json>,
-    services: Map<String, Json>,
+    /// In the order added: file order, which breaks ties in the start order.
+    services: Vec<(String, Json)>,
 }
 
 impl SwarmBuilder {
@@ -90,7 +91,7 @@ impl SwarmBuilder {
         root.insert("swarm".into(), serde_json::json!({ "name": name }));
         Self {
             root,
-            services: Map::new(),
+            services: Vec::new(),
         }
     }
 
@@ -115,7 +116,11 @@ impl SwarmBuilder {
         if !params.is_null() {
             entry.insert("params".into(), params);
         }
-        self.services.insert(name.into(), Json::Object(entry));
+        let entry = Json::Object(entry);
+        match self.services.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = entry,
+            None => self.services.push((name.into(), entry)),
+        }
         self
     }
 
@@ -128,9 +133,22 @@ impl SwarmBuilder {
 
     /// Validates the swarm: every error at once, by key path (origin `builder`, line 0).
     pub fn build(&self, registry: &Registry) -> Result<SwarmConfig, ConfigErrors> {
-        let mut root = self.root.clone();
-        root.insert("services".into(), Json::Object(self.services.clone()));
-        SwarmConfig::from_node(&node(&Json::Object(root)), "builder", registry)
+        let mut root = node(&Json::Object(self.root.clone()));
+        let services = self
+            .services
+            .iter()
+            .map(|(name, entry)| (key(name), node(entry)))
+            .collect();
+        if let Value::Map(entries) = &mut root.value {
+            entries.push((
+                key("services"),
+                Node {
+                    pos: Pos::default(),
+                    value: Value::Map(services),
+                },
+            ));
+        }
+        SwarmConfig::from_node(&root, "builder", registry)
     }
 
     /// Validates and starts the swarm.
@@ -174,22 +192,20 @@ fn node(value: &Json) -> Node {
             quoted: true,
         },
         Json::Array(items) => Value::Seq(items.iter().map(node).collect()),
-        Json::Object(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    let key = Key {
-                        name: k.clone(),
-                        pos: Pos::default(),
-                    };
-                    (key, node(v))
-                })
-                .collect(),
-        ),
+        Json::Object(entries) => {
+            Value::Map(entries.iter().map(|(k, v)| (key(k), node(v))).collect())
+        }
     };
     Node {
         pos: Pos::default(),
         value,
+    }
+}
+
+fn key(name: &str) -> Key {
+    Key {
+        name: name.to_string(),
+        pos: Pos::default(),
     }
 }
 
