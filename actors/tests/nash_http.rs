@@ -89,3 +89,30 @@ async fn solves_games_and_refuses_bad_ones_with_json_errors() {
     );
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_solver_out_of_budget_is_504_not_500() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  nash:\n    type: nash\n";
+    let (swarm, url) = common::start(yaml).await;
+    // A learning method asked for far more iterations than 100 ms allow, with an epsilon
+    // it never reaches: the budget (the request's deadline) ends it.
+    let n = 120;
+    let row: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| ((i * 7 + j * 13) % 17) as f64).collect())
+        .collect();
+    let col: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| ((i * 11 + j * 5) % 19) as f64).collect())
+        .collect();
+    let body = json!({"row": row, "col": col, "method": "regret_matching", "iterations": 100_000_000u64, "epsilon": 0.0});
+    let r = common::http()
+        .post(format!("{url}/v1/nash/solve"))
+        .header("x-swarm-timeout-ms", "100")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "deadline_exceeded");
+    swarm.shutdown().await;
+}

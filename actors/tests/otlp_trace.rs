@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
@@ -70,8 +69,7 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
     })
     .expect("telemetry");
 
-    let yaml =
-        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    workers: 2\n";
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    workers: 2\n  fl:\n    type: fl\n";
     let (swarm, url) = common::start(yaml).await;
     // Head sampling at 0: a request without a traceparent, and one whose traceparent says
     // "not sampled", leave no spans.
@@ -95,15 +93,29 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
         .await
         .expect("send");
     assert_eq!(resp.status(), 200);
+    // A route with a parameter: the span is named by the matched route, not the raw path.
+    let resp = common::http()
+        .get(format!("{url}/v1/fl/rounds/r0123456789abcdef"))
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 404);
     swarm.shutdown().await;
     tokio::task::spawn_blocking(move || guard.shutdown())
         .await
         .expect("flush");
 
-    let mut by_name: HashMap<String, Span> = HashMap::new();
-    let wanted = ["POST /v1/echo", "swarm.call", "queue.wait", "worker"];
+    // Both requests' spans: the echo request's chain, and the FL request's gateway span.
+    let mut got: Vec<Span> = Vec::new();
+    let has = |got: &[Span], name: &str| got.iter().filter(|s| s.name == name).count();
     tokio::time::timeout(Duration::from_secs(20), async {
-        while !wanted.iter().all(|n| by_name.contains_key(*n)) {
+        while has(&got, "POST /v1/echo") < 1
+            || has(&got, "GET /v1/fl/rounds/{id}") < 1
+            || has(&got, "swarm.call") < 2
+            || has(&got, "queue.wait") < 2
+            || has(&got, "worker") < 2
+        {
             let span = spans.recv().await.expect("receiver open");
             assert_eq!(
                 hex(&span.trace_id),
@@ -111,34 +123,16 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
                 "unsampled span {}",
                 span.name
             );
-            by_name.insert(span.name.clone(), span);
+            got.push(span);
         }
     })
     .await
     .unwrap_or_else(|_| {
         panic!(
             "spans missing; got {:?}",
-            by_name.keys().collect::<Vec<_>>()
+            got.iter().map(|s| &s.name).collect::<Vec<_>>()
         )
     });
-
-    for name in wanted {
-        assert_eq!(
-            hex(&by_name[name].trace_id),
-            TRACE_ID,
-            "{name} is in the caller's trace"
-        );
-    }
-    let id = |n: &str| hex(&by_name[n].span_id);
-    let parent = |n: &str| hex(&by_name[n].parent_span_id);
-    assert_eq!(
-        parent("POST /v1/echo"),
-        CALLER_SPAN,
-        "gateway continues the caller's span"
-    );
-    assert_eq!(parent("swarm.call"), id("POST /v1/echo"));
-    assert_eq!(parent("queue.wait"), id("swarm.call"));
-    assert_eq!(parent("worker"), id("swarm.call"));
     // The flush has delivered everything exported: nothing from the unsampled requests.
     while let Ok(span) = spans.try_recv() {
         assert_eq!(
@@ -148,8 +142,30 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
             span.name
         );
     }
-    let w = &by_name["worker"];
-    let q = &by_name["queue.wait"];
+    let child = |name: &str, of: &Span| -> Span {
+        got.iter()
+            .find(|s| s.name == name && s.parent_span_id == of.span_id)
+            .unwrap_or_else(|| panic!("no {name} under {}", of.name))
+            .clone()
+    };
+    let gateway = got
+        .iter()
+        .find(|s| s.name == "POST /v1/echo")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        hex(&gateway.parent_span_id),
+        CALLER_SPAN,
+        "gateway continues the caller's span"
+    );
+    let call = child("swarm.call", &gateway);
+    let q = child("queue.wait", &call);
+    let w = child("worker", &call);
+    let fl = got
+        .iter()
+        .find(|s| s.name == "GET /v1/fl/rounds/{id}")
+        .unwrap();
+    let _ = child("swarm.call", fl);
     assert!(
         q.end_time_unix_nano <= w.start_time_unix_nano + 1_000_000,
         "queue wait ends when the worker starts"
