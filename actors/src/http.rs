@@ -16,7 +16,7 @@ use axum::routing::MethodRouter;
 use swarm_runtime::{Client, Service, Swarm, SwarmError};
 
 pub use error::{ApiError, status_of};
-pub(crate) use extract::AppliedBodyLimit;
+pub(crate) use extract::{AppliedBodyLimit, Unsampled};
 pub use extract::{Call, Limits, RawBody, ValidJson, parse_json};
 
 /// A typed client of one service: what routes and Rust apps call.

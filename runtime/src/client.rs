@@ -13,6 +13,7 @@ use crate::envelope::{Envelope, Priority, Reply};
 use crate::error::SwarmError;
 use crate::pool::{Lifecycle, PoolShared};
 use crate::service::Service;
+use crate::telemetry;
 
 /// Per-call options.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +24,9 @@ pub struct CallOptions {
     pub priority: Priority,
     /// The caller's W3C `traceparent`, carried with the request.
     pub traceparent: Option<String>,
+    /// The request is not sampled: create no spans for it (set by the gateway for an
+    /// unsampled request, and by a service passing its request on).
+    pub unsampled: bool,
 }
 
 /// A cloneable, typed handle to one service's queue.
@@ -57,8 +61,19 @@ impl<S: Service> Client<S> {
     pub async fn call_with(&self, request: S::Request, options: CallOptions) -> Reply<S::Response> {
         let timeout = options.timeout.unwrap_or(self.shared.spec.default_deadline);
         let deadline = Instant::now() + timeout;
-        let span = tracing::info_span!("swarm.call", service = %self.shared.spec.name,
-            priority = ?options.priority, otel.status_code = tracing::field::Empty);
+        let span = if options.unsampled {
+            tracing::Span::none()
+        } else {
+            let root = tracing::Span::current().is_disabled();
+            let span = tracing::info_span!("swarm.call", service = %self.shared.spec.name,
+                priority = ?options.priority, otel.status_code = tracing::field::Empty);
+            // A call without a parent is a root: the sampler decides for all of it.
+            if root && !telemetry::records(&span) {
+                tracing::Span::none()
+            } else {
+                span
+            }
+        };
         let result = self
             .call_inner(request, deadline, options)
             .instrument(span.clone())
@@ -94,7 +109,9 @@ impl<S: Service> Client<S> {
             tracing::Span::current(),
             options.traceparent,
         );
-        envelope.queue_span = tracing::info_span!("queue.wait", service = %shared.spec.name, request_id = %envelope.id);
+        if !envelope.span.is_disabled() {
+            envelope.queue_span = tracing::info_span!("queue.wait", service = %shared.spec.name, request_id = %envelope.id);
+        }
         shared.queue.push(envelope, deadline).await?;
         let reply = match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(reply)) => reply,

@@ -18,6 +18,9 @@ pub struct RequestContext {
     pub deadline: tokio::time::Instant,
     /// Which worker of the pool runs it (0-based slot).
     pub worker: usize,
+    /// Whether the request records spans; a call it makes to another service passes
+    /// `unsampled: !sampled` on, so the whole request is traced or none of it.
+    pub sampled: bool,
 }
 
 /// A service: one instance per worker, created by the pool's factory and re-created on restart.

@@ -12,7 +12,33 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::trace::TraceContextExt as _;
+
 use crate::config::TelemetryConfig;
+
+/// Set once spans go to an OpenTelemetry layer: only then does a root's sampling
+/// decision decide whether a request records spans at all.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Says that spans are recorded by an OpenTelemetry layer (done by [`init`] when an
+/// endpoint is configured; call it when installing such a layer yourself).
+pub fn mark_exporting() {
+    EXPORTING.store(true, Ordering::Relaxed);
+}
+
+/// Whether a request whose root span is `root` records spans. A disabled span, or no
+/// OpenTelemetry layer, keeps spans as they are (logs may use them); otherwise the
+/// sampler's decision for the root — taken once, parent-based — holds for the whole
+/// request, so an unsampled request creates no further spans and costs what an
+/// untraced one does.
+pub fn records(root: &tracing::Span) -> bool {
+    if root.is_disabled() || !EXPORTING.load(Ordering::Relaxed) {
+        return true;
+    }
+    root.context().span().span_context().is_sampled()
+}
 
 /// Why telemetry could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -95,11 +121,15 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     let otel = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("swarm")));
+    let exporting = otel.is_some();
     tracing_subscriber::registry()
         .with(otel)
         .with(fmt.with_filter_fn(filter))
         .try_init()
         .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
+    if exporting {
+        mark_exporting();
+    }
     Ok(TelemetryGuard { provider })
 }
 

@@ -18,24 +18,35 @@ use tracing::Instrument;
 use super::auth::ApiKeys;
 use super::config::GatewayConfig;
 use super::routes;
-use crate::http::{ApiError, AppliedBodyLimit, HttpApi, Limits};
+use crate::http::{ApiError, AppliedBodyLimit, HttpApi, Limits, Unsampled};
 
-/// What the gateway's own routes (`/health`, `/metrics`) and its auth layer reach.
+/// What the gateway's own routes (`/health`, `/metrics`) and its auth layer reach. One
+/// `Arc`: axum clones route state per request.
 #[derive(Clone)]
-pub struct GatewayState {
+pub struct GatewayState(Arc<GatewayParts>);
+
+/// The parts of [`GatewayState`].
+pub struct GatewayParts {
     pub(crate) swarm: Swarm,
-    pub(crate) config: Arc<GatewayConfig>,
-    pub(crate) keys: Arc<ApiKeys>,
+    pub(crate) config: GatewayConfig,
+    pub(crate) keys: ApiKeys,
+}
+
+impl std::ops::Deref for GatewayState {
+    type Target = GatewayParts;
+    fn deref(&self) -> &GatewayParts {
+        &self.0
+    }
 }
 
 impl GatewayState {
     /// State for a gateway in front of `swarm`.
     pub fn new(swarm: Swarm, config: GatewayConfig, keys: ApiKeys) -> Self {
-        Self {
+        Self(Arc::new(GatewayParts {
             swarm,
-            config: Arc::new(config),
-            keys: Arc::new(keys),
-        }
+            config,
+            keys,
+        }))
     }
 
     fn limits(&self) -> Limits {
@@ -72,8 +83,12 @@ pub fn app(state: GatewayState) -> Result<Router, SwarmError> {
             ))
         })?;
     }
-    let protected =
-        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    // Without keys there is nothing to check: no layer, no cost per request.
+    let protected = if state.keys.enabled() {
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_key))
+    } else {
+        protected
+    };
     let body_limit = usize::try_from(limits.body_limit).unwrap_or(usize::MAX);
     Ok(Router::new()
         .route("/health", get(routes::health))
@@ -82,12 +97,15 @@ pub fn app(state: GatewayState) -> Result<Router, SwarmError> {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::Extension(AppliedBodyLimit(limits.body_limit)))
-        .layer(axum::Extension(limits))
-        .layer(middleware::from_fn(trace_request)))
+        .layer(middleware::from_fn_with_state(limits, trace_request)))
 }
 
-async fn trace_request(request: Request, next: Next) -> Response {
+/// Opens the request's span (when sampled) and puts the gateway's limits in its
+/// extensions.
+async fn trace_request(State(limits): State<Limits>, mut request: Request, next: Next) -> Response {
+    let extensions = request.extensions_mut();
+    extensions.insert(limits);
+    extensions.insert(AppliedBodyLimit(limits.body_limit));
     // The matched route keeps span names few (`PUT /v1/collections/{name}/points`);
     // the raw path stays an attribute.
     let route = request
@@ -104,6 +122,11 @@ async fn trace_request(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
     {
         telemetry::set_remote_parent(&span, tp);
+    }
+    // The sampler decides once, here; an unsampled request records no span anywhere.
+    if !telemetry::records(&span) {
+        request.extensions_mut().insert(Unsampled);
+        return next.run(request).await;
     }
     let response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());

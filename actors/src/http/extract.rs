@@ -37,6 +37,10 @@ impl Default for Limits {
     }
 }
 
+/// Marks a request the trace sampler left out (set by the gateway).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unsampled;
+
 /// The body limit in force on this route (set next to axum's `DefaultBodyLimit`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AppliedBodyLimit(pub(crate) u64);
@@ -66,9 +70,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Call {
                 })?;
             timeout = timeout.min(Duration::from_millis(ms.max(1)));
         }
+        let span = tracing::Span::current();
+        // A disabled span (tracing off) has no context to propagate.
+        let traceparent = if span.is_disabled() {
+            None
+        } else {
+            telemetry::traceparent_of(&span)
+        };
         Ok(Self(CallOptions {
             timeout: Some(timeout),
-            traceparent: telemetry::traceparent_of(&tracing::Span::current()),
+            traceparent,
+            unsampled: parts.extensions.get::<Unsampled>().is_some(),
             ..CallOptions::default()
         }))
     }

@@ -189,6 +189,7 @@ impl VectorService {
                     .saturating_duration_since(tokio::time::Instant::now()),
             ),
             traceparent: telemetry::traceparent_of(&tracing::Span::current()),
+            unsampled: !ctx.sampled,
             ..CallOptions::default()
         };
         Ok(client.embed(texts, options).await?.embeddings)

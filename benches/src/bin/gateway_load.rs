@@ -9,6 +9,10 @@ use axum::Json;
 use axum::routing::post;
 use swarm_runtime::{Swarm, SwarmConfig};
 
+// The allocator the `swarm` binary uses; both servers here share it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SCRIPT: &str = r#"wrk.method = "POST"
 wrk.body = '{"message":"hello swarm"}'
 wrk.headers["Content-Type"] = "application/json"

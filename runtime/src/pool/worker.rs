@@ -129,6 +129,7 @@ async fn serve<S: Service>(
         priority: meta.priority,
         deadline: meta.deadline,
         worker: slot,
+        sampled: !span.is_disabled(),
     };
     let retry_copy = (shared.spec.idempotent && meta.attempt == 0).then(|| message.clone());
     let mut guard = InFlight::new(shared.clone(), port, meta, retry_copy);
