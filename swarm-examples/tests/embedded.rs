@@ -103,4 +103,7 @@ fn two_instances_on_one_prefix_are_refused() {
         "{lines:?}"
     );
     assert!(lines[0].contains("own `route_prefix`"), "{lines:?}");
+    // Without a gateway nothing serves routes: the same two services are fine.
+    let headless = yaml.replace("gateway:\n  listen: 127.0.0.1:0\n", "");
+    assert!(SwarmConfig::from_yaml(&headless, "embedded.yaml", &registry()).is_ok());
 }

@@ -1,6 +1,7 @@
 //! Checks what ties services together, once every service is read: each declared
-//! dependency names an existing service of the expected type, there is no cycle, and no
-//! two services of one exposed type share a route prefix. Returns the start order.
+//! dependency names an existing service of the expected type, there is no cycle, and —
+//! when a component (the gateway) serves routes — no two services of one exposed type
+//! share a route prefix. Returns the start order.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use super::model::ServicePlan;
 use super::reader::Diagnostics;
 use crate::topology::dependency::start_order;
 
-pub(super) fn check(services: &[ServicePlan], diag: &Diagnostics) -> Vec<usize> {
+pub(super) fn check(services: &[ServicePlan], served: bool, diag: &Diagnostics) -> Vec<usize> {
     let index: HashMap<&str, usize> = services
         .iter()
         .enumerate()
@@ -45,7 +46,9 @@ pub(super) fn check(services: &[ServicePlan], diag: &Diagnostics) -> Vec<usize> 
             edges[i].push(j);
         }
     }
-    check_prefixes(services, diag);
+    if served {
+        check_prefixes(services, diag);
+    }
     match start_order(&edges) {
         Ok(order) => order,
         Err(cycle) => {

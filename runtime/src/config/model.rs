@@ -174,7 +174,7 @@ fn read_swarm(
     }
     drop(services_section);
     drop(top);
-    let start_order = super::links::check(&services, diag);
+    let start_order = super::links::check(&services, !components.is_empty(), diag);
     diag.is_clean().then(|| SwarmConfig {
         origin: origin.to_string(),
         name,
