@@ -1,5 +1,6 @@
-//! The actor shell: every input text is tokenised once and goes through one shared
-//! dynamic batcher in front of the model, so concurrent requests share forward passes.
+//! The actor shell: every input text goes through one shared dynamic batcher in front
+//! of the model, so concurrent requests share forward passes; a batch is tokenised (each
+//! text once) and run on the blocking pool.
 //! The model loads once, when the pool starts, off the async threads (a missing model
 //! fails start-up with how to fetch it).
 
@@ -9,8 +10,6 @@ use std::sync::{Arc, OnceLock};
 use swarm_runtime::batcher::{BatchPolicy, BatchService, Batcher};
 use swarm_runtime::config::Section;
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
-
-use tokenizers::Encoding;
 
 use super::core::MiniLm;
 
@@ -32,42 +31,46 @@ pub struct EmbedResponse {
     pub model: Arc<str>,
 }
 
-/// The model as a batch service: items are tokenised texts (tokenised once, by the
-/// service); a batch is one forward pass on the blocking pool.
+/// The model as a batch service: a batch is tokenised and run in one go on the blocking
+/// pool, so each text is tokenised exactly once and never on an async thread.
 pub struct ModelBatches {
     model: Arc<MiniLm>,
     name: String,
 }
 
 impl BatchService for ModelBatches {
-    type Item = Encoding;
-    type Output = Vec<f32>;
+    type Item = String;
+    type Output = (Vec<f32>, usize);
 
-    fn tokens(&self, encoding: &Encoding) -> usize {
-        MiniLm::tokens_of(encoding)
+    /// An upper bound without tokenising: WordPiece makes at most one token per byte,
+    /// plus `[CLS]` and `[SEP]`, and truncates at the model's limit.
+    fn tokens(&self, text: &String) -> usize {
+        (text.len() + 2).min(self.model.max_tokens())
     }
 
     fn name(&self) -> &str {
         &self.name
     }
 
-    async fn run(&self, encodings: Vec<Encoding>) -> Result<Vec<Vec<f32>>, ServiceError> {
+    async fn run(&self, texts: Vec<String>) -> Result<Vec<(Vec<f32>, usize)>, ServiceError> {
         let model = self.model.clone();
-        tokio::task::spawn_blocking(move || model.embed_encoded(&encodings))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("embedding task failed: {e}")))?
-            .map_err(|e| ServiceError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            model
+                .embed_counted(&texts)
+                .map(|(vectors, counts)| vectors.into_iter().zip(counts).collect())
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("embedding task failed: {e}")))?
+        .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 }
 
-/// The embedding service: tokenises a request's texts once (on the blocking pool), then
-/// forwards each to the shared batcher. It mostly waits, so a worker runs many requests at
-/// once (its type's default `concurrency` is [`CONCURRENCY`]); the batcher is the queue
-/// that bounds the work.
+/// The embedding service: forwards each text to the shared batcher. It mostly waits, so
+/// a worker runs many requests at once (its type's default `concurrency` is
+/// [`CONCURRENCY`]); the batcher is the queue that bounds the work.
 #[derive(Clone)]
 pub struct EmbedService {
     batcher: Batcher<ModelBatches>,
-    model: Arc<MiniLm>,
     name: Arc<str>,
 }
 
@@ -105,19 +108,17 @@ impl Service for EmbedService {
                 "input must hold 1 to {MAX_INPUTS} texts"
             )));
         }
-        let model = self.model.clone();
-        let encodings = tokio::task::spawn_blocking(move || model.tokenize(&req.inputs))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("tokenising task failed: {e}")))?
-            .map_err(|e| ServiceError::InvalidRequest(e.to_string()))?;
-        let tokens = encodings.iter().map(MiniLm::tokens_of).sum();
-        let calls = encodings
+        let calls = req
+            .inputs
             .into_iter()
-            .map(|e| self.batcher.submit(e, ctx.deadline));
-        let embeddings = futures_join(calls)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|text| self.batcher.submit(text, ctx.deadline));
+        let mut embeddings = Vec::new();
+        let mut tokens = 0;
+        for result in futures_join(calls).await {
+            let (vector, used) = result?;
+            embeddings.push(vector);
+            tokens += used;
+        }
         Ok(EmbedResponse {
             embeddings,
             tokens,
@@ -175,12 +176,11 @@ pub fn register(registry: &mut Registry) {
             let service = shared.get_or_init(|| EmbedService {
                 batcher: Batcher::start(
                     Arc::new(ModelBatches {
-                        model: model.clone(),
+                        model,
                         name: format!("{name} batcher"),
                     }),
                     policy,
                 ),
-                model,
                 name: name.clone(),
             });
             Ok(service.clone())
