@@ -18,14 +18,16 @@ use opentelemetry::trace::TraceContextExt as _;
 
 use crate::config::TelemetryConfig;
 
-/// Set once spans go to an OpenTelemetry layer: only then does a root's sampling
-/// decision decide whether a request records spans at all.
-static EXPORTING: AtomicBool = AtomicBool::new(false);
+/// Set once spans go to an OpenTelemetry layer that samples (ratio below 1): only then
+/// does a root's sampling decision decide whether a request records spans at all.
+static SAMPLING: AtomicBool = AtomicBool::new(false);
 
-/// Says that spans are recorded by an OpenTelemetry layer (done by [`init`] when an
-/// endpoint is configured; call it when installing such a layer yourself).
-pub fn mark_exporting() {
-    EXPORTING.store(true, Ordering::Relaxed);
+/// Says that spans are recorded by an OpenTelemetry layer whose sampler keeps
+/// `sample_ratio` of new traces (done by [`init`] when an endpoint is configured; call it
+/// when installing such a layer yourself). At ratio 1 every root is kept, and the per-root
+/// decision is skipped.
+pub fn mark_exporting(sample_ratio: f64) {
+    SAMPLING.store(sample_ratio < 1.0, Ordering::Relaxed);
 }
 
 /// Whether a request whose root span is `root` records spans. A disabled span, or no
@@ -34,7 +36,7 @@ pub fn mark_exporting() {
 /// request, so an unsampled request creates no further spans and costs what an
 /// untraced one does.
 pub fn records(root: &tracing::Span) -> bool {
-    if root.is_disabled() || !EXPORTING.load(Ordering::Relaxed) {
+    if root.is_disabled() || !SAMPLING.load(Ordering::Relaxed) {
         return true;
     }
     root.context().span().span_context().is_sampled()
@@ -128,7 +130,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .try_init()
         .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
     if exporting {
-        mark_exporting();
+        mark_exporting(config.sample_ratio);
     }
     Ok(TelemetryGuard { provider })
 }

@@ -159,7 +159,7 @@ fn sampled(requests: usize, untraced: &[(usize, f64)]) -> anyhow::Result<()> {
             tracing_subscriber::registry()
                 .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
         );
-        swarm_runtime::telemetry::mark_exporting();
+        swarm_runtime::telemetry::mark_exporting(ratio);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
