@@ -1,15 +1,18 @@
-//! The HTTP gateway: an actor like the others, configured by the top-level `gateway:`
-//! section. It owns the listener and the axum server; stopping it stops taking
-//! connections while requests in flight finish.
+//! The HTTP gateway, configured by the top-level `gateway:` section: a supervised actor
+//! (`server.rs`) runs axum's server over the router of every service's routes (`app.rs`);
+//! a server that stops unasked is restarted on the same socket. Stopping the gateway
+//! stops taking connections while requests in flight finish.
 
 mod app;
 mod auth;
 mod config;
 mod routes;
+mod server;
 
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use parking_lot::Mutex;
+use ractor::{Actor, ActorRef};
 use swarm_runtime::topology::{BoxFuture, Component, RunningComponent};
 use swarm_runtime::{Registry, Swarm, SwarmError};
 use tokio::sync::watch;
@@ -17,6 +20,8 @@ use tokio::sync::watch;
 pub use app::{GatewayState, app};
 pub use auth::ApiKeys;
 pub use config::GatewayConfig;
+use server::{GatewaySupervisor, SupervisorMsg};
+pub use server::{MAX_RESTARTS, RESTART_WINDOW, server_name};
 
 /// Adds the gateway to a swarm built in Rust.
 pub trait WithGateway {
@@ -64,85 +69,32 @@ impl Component for GatewayConfig {
                 .local_addr()
                 .map_err(|e| SwarmError::Unavailable(e.to_string()))?;
             let router = app(GatewayState::new(swarm, config, keys))?;
-            let (actor, _) = Actor::spawn(None, GatewayActor, (listener, router))
-                .await
-                .map_err(|e| SwarmError::Unavailable(format!("gateway failed to start: {e}")))?;
-            let stopped = ractor::call!(actor, GatewayMsg::StoppedSignal)
-                .map_err(|e| SwarmError::Unavailable(format!("gateway failed to start: {e}")))?;
+            let listener = listener
+                .into_std()
+                .map_err(|e| SwarmError::Unavailable(format!("gateway listener: {e}")))?;
+            let (live, live_rx) = watch::channel(0usize);
+            let (supervisor, join) = Actor::spawn(
+                None,
+                GatewaySupervisor,
+                (listener, router, server_name(local), live),
+            )
+            .await
+            .map_err(|e| SwarmError::Unavailable(format!("gateway failed to start: {e}")))?;
             Ok(Box::new(RunningGateway {
-                actor,
+                supervisor,
                 local,
-                stopped,
+                join: Mutex::new(Some(join)),
+                live: live_rx,
             }) as Box<dyn RunningComponent>)
         })
     }
 }
 
-/// Messages the gateway actor accepts.
-pub enum GatewayMsg {
-    /// Stop accepting connections; requests in flight finish.
-    BeginShutdown,
-    /// Asks for a receiver that turns `true` once the server has stopped.
-    StoppedSignal(ractor::RpcReplyPort<watch::Receiver<bool>>),
-}
-
-struct GatewayActor;
-
-/// The gateway actor's state: the server task's controls.
-pub struct GatewayActorState {
-    shutdown: watch::Sender<bool>,
-    stopped: watch::Receiver<bool>,
-}
-
-impl Actor for GatewayActor {
-    type Msg = GatewayMsg;
-    type State = GatewayActorState;
-    type Arguments = (tokio::net::TcpListener, axum::Router);
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<GatewayMsg>,
-        (listener, router): Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let (shutdown, mut shutdown_rx) = watch::channel(false);
-        let (stopped_tx, stopped) = watch::channel(false);
-        tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "gateway server failed");
-            }
-            let _ = stopped_tx.send(true);
-        });
-        Ok(GatewayActorState { shutdown, stopped })
-    }
-
-    async fn handle(
-        &self,
-        myself: ActorRef<GatewayMsg>,
-        msg: GatewayMsg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            GatewayMsg::BeginShutdown => {
-                let _ = state.shutdown.send(true);
-                myself.stop(None);
-            }
-            GatewayMsg::StoppedSignal(reply) => {
-                let _ = reply.send(state.stopped.clone());
-            }
-        }
-        Ok(())
-    }
-}
-
 struct RunningGateway {
-    actor: ActorRef<GatewayMsg>,
+    supervisor: ActorRef<SupervisorMsg>,
     local: std::net::SocketAddr,
-    stopped: watch::Receiver<bool>,
+    join: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    live: watch::Receiver<usize>,
 }
 
 impl RunningComponent for RunningGateway {
@@ -151,13 +103,18 @@ impl RunningComponent for RunningGateway {
     }
 
     fn begin_shutdown(&self) {
-        let _ = self.actor.send_message(GatewayMsg::BeginShutdown);
+        let _ = self.supervisor.send_message(SupervisorMsg::Stop);
     }
 
     fn stopped(&self) -> BoxFuture<'_, ()> {
-        let mut stopped = self.stopped.clone();
+        let join = self.join.lock().take();
+        let mut live = self.live.clone();
         Box::pin(async move {
-            let _ = stopped.wait_for(|s| *s).await;
+            // The supervisor first (no restart after this), then every server's requests.
+            if let Some(join) = join {
+                let _ = join.await;
+            }
+            let _ = live.wait_for(|n| *n == 0).await;
         })
     }
 }

@@ -321,3 +321,39 @@ fn tempfile() -> (std::path::PathBuf, std::fs::File) {
     let file = std::fs::File::create(&path).expect("temp file");
     (path, file)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_gateway_server_is_restarted_on_the_same_socket() {
+    let (swarm, url) = start(&yaml("", "{ capacity: 8 }")).await;
+    let c = http();
+    let echo = |m: &'static str| {
+        c.post(format!("{url}/v1/echo"))
+            .json(&json!({ "message": m }))
+            .send()
+    };
+    assert_eq!(echo("before").await.expect("send").status(), StatusCode::OK);
+    // Fault injection: kill the server actor, as a crash would end it.
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let name = swarm_actors::gateway::server_name(addr);
+    let first = ractor::registry::where_is(name.clone()).expect("server registered");
+    first.kill();
+    // The supervisor starts a new server under the same name.
+    let second = swarm_test_util::until_some(|| {
+        let name = name.clone();
+        let first = first.get_id();
+        async move { ractor::registry::where_is(name).filter(|c| c.get_id() != first) }
+    })
+    .await;
+    assert_ne!(second.get_id(), first.get_id());
+    let r = within(echo("after")).await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({ "message": "after" })
+    );
+    within(swarm.shutdown()).await;
+    assert!(
+        within(echo("gone")).await.is_err(),
+        "the listener is closed after shutdown"
+    );
+}
