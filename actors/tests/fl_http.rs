@@ -150,15 +150,7 @@ async fn a_four_megabyte_update_passes_the_upload_limit_and_a_larger_one_is_413(
         "gateway:\n  listen: 127.0.0.1:0\n  upload_limit: 5MiB\nservices:\n  fl:\n    type: fl\n";
     let (swarm, url) = common::start(yaml).await;
     let c = common::http();
-    let round: Value = c
-        .post(format!("{url}/v1/fl/rounds"))
-        .json(&json!({"strategy": {"name": "fedavg"}, "min_clients": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let round = open_one_client_round(&c, &url).await;
     let updates = format!(
         "{url}/v1/fl/rounds/{}/updates",
         round["id"].as_str().unwrap()
@@ -188,27 +180,30 @@ async fn a_four_megabyte_update_passes_the_upload_limit_and_a_larger_one_is_413(
     swarm.shutdown().await;
 }
 
+/// POSTs `body` as JSON to `url`; the JSON answer.
+async fn post_json(c: &reqwest::Client, url: String, body: Value) -> Value {
+    c.post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Opens a one-client FedAvg round; the round as answered.
+async fn open_one_client_round(c: &reqwest::Client, url: &str) -> Value {
+    let body = json!({"strategy": {"name": "fedavg"}, "min_clients": 1});
+    post_json(c, format!("{url}/v1/fl/rounds"), body).await
+}
+
 /// Opens a one-client FedAvg round and closes it with one update; returns its id.
 async fn closed_round(c: &reqwest::Client, url: &str) -> String {
-    let r: Value = c
-        .post(format!("{url}/v1/fl/rounds"))
-        .json(&json!({"strategy": {"name": "fedavg"}, "min_clients": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = open_one_client_round(c, url).await;
     let id = r["id"].as_str().unwrap().to_string();
-    let r: Value = c
-        .post(format!("{url}/v1/fl/rounds/{id}/updates"))
-        .json(&json!({"client": "a", "num_examples": 1, "weights": [1.0]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let update = json!({"client": "a", "num_examples": 1, "weights": [1.0]});
+    let r = post_json(c, format!("{url}/v1/fl/rounds/{id}/updates"), update).await;
     assert_eq!(r["status"]["state"], "closed", "{r}");
     id
 }
