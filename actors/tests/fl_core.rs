@@ -356,3 +356,39 @@ fn rounds_refuse_bad_updates_and_stragglers_clearly() {
     );
     assert!(matches!(needs_model, Err(FlError::Invalid(_))));
 }
+
+#[test]
+fn huge_counts_are_refused_at_open_not_overflowed() {
+    let open = |s: Strategy| Round::open(s, 10, later(), None, ServerState::default());
+    for strategy in [
+        Strategy::Bulyan {
+            num_malicious: 1 << 62,
+        },
+        Strategy::Bulyan {
+            num_malicious: usize::MAX,
+        },
+        Strategy::Krum {
+            num_malicious: usize::MAX,
+        },
+        Strategy::MultiKrum {
+            num_malicious: 1,
+            to_keep: usize::MAX,
+        },
+        Strategy::Krum { num_malicious: 10 },
+    ] {
+        let err = open(strategy.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("min_clients") || err.contains("far beyond"),
+            "{strategy:?}: {err}"
+        );
+    }
+    // Inside the bounds they still open.
+    assert!(open(Strategy::Krum { num_malicious: 9 }).is_ok());
+    assert!(
+        open(Strategy::MultiKrum {
+            num_malicious: 1,
+            to_keep: 10
+        })
+        .is_ok()
+    );
+}

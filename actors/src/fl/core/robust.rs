@@ -105,7 +105,7 @@ fn squared_distances(updates: &[Update]) -> Vec<Vec<f64>> {
 
 fn krum_scores(updates: &[Update], f: usize) -> Vec<f64> {
     let n = updates.len();
-    let k = n.saturating_sub(f + 2).max(1);
+    let k = n.saturating_sub(f.saturating_add(2)).max(1);
     squared_distances(updates)
         .into_iter()
         .map(|row| {
@@ -158,10 +158,10 @@ pub(crate) fn krum(updates: &[Update], f: usize, to_keep: usize) -> Vec<f32> {
 /// β = θ − 2f values closest to the coordinate-wise median of the picked ones.
 pub(crate) fn bulyan(updates: &[Update], f: usize) -> Result<Vec<f32>, FlError> {
     let n = updates.len();
-    if n < 4 * f + 3 {
+    let needed = super::strategy::bulyan_minimum(f);
+    if needed.is_none_or(|needed| n < needed) {
         return Err(FlError::Invalid(format!(
-            "bulyan needs at least 4f + 3 = {} updates, got {n}",
-            4 * f + 3
+            "bulyan with f = {f} needs at least 4f + 3 updates, got {n}"
         )));
     }
     let theta = n - 2 * f;

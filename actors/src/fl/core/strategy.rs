@@ -203,13 +203,25 @@ impl Strategy {
             Self::FedTrimmedAvg { beta } if !(0.0..0.5).contains(beta) => {
                 bad("beta must be in [0, 0.5)".into())
             }
-            Self::MultiKrum { to_keep, .. } if *to_keep == 0 => {
-                bad("multikrum needs to_keep ≥ 1".into())
+            Self::Krum { num_malicious } | Self::MultiKrum { num_malicious, .. }
+                if *num_malicious >= min_clients =>
+            {
+                bad(format!(
+                    "num_malicious must be below min_clients ({min_clients}), got {num_malicious}"
+                ))
             }
-            Self::Bulyan { num_malicious } if min_clients < 4 * num_malicious + 3 => bad(format!(
-                "bulyan with num_malicious {num_malicious} needs min_clients ≥ {}",
-                4 * num_malicious + 3
-            )),
+            Self::MultiKrum { to_keep, .. } if *to_keep == 0 || *to_keep > min_clients => bad(
+                format!("multikrum needs 1 ≤ to_keep ≤ min_clients ({min_clients})"),
+            ),
+            Self::Bulyan { num_malicious } => match bulyan_minimum(*num_malicious) {
+                Some(needed) if needed <= min_clients => Ok(()),
+                Some(needed) => bad(format!(
+                    "bulyan with num_malicious {num_malicious} needs min_clients ≥ {needed}"
+                )),
+                None => bad(format!(
+                    "num_malicious {num_malicious} is far beyond any round (bulyan needs 4f + 3 clients)"
+                )),
+            },
             Self::DpFedAvgFixed {
                 clipping_norm,
                 noise_multiplier,
@@ -293,4 +305,9 @@ impl Strategy {
             _ => fedavg,
         }
     }
+}
+
+/// Bulyan's minimum number of clients, 4f + 3, or `None` when it overflows.
+pub(crate) fn bulyan_minimum(f: usize) -> Option<usize> {
+    f.checked_mul(4)?.checked_add(3)
 }
