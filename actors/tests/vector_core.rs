@@ -355,3 +355,41 @@ fn points_written_a_few_at_a_time_are_all_searchable() {
         assert_eq!(ids(&c.search(&query(v, 1)).unwrap()), vec![i as u64]);
     }
 }
+
+#[test]
+fn vectors_whose_scores_could_overflow_are_refused_and_scores_stay_finite_and_ordered() {
+    for metric in [Metric::Dot, Metric::Euclid] {
+        let mut c = Collection::new(config(2, metric)).unwrap();
+        let near_max = NewPoint {
+            id: PointId::Num(9),
+            vector: vec![f32::MAX / 2.0, 0.0],
+            payload: json!(null),
+        };
+        let err = c.upsert(vec![near_max]).unwrap_err().to_string();
+        assert!(err.contains("too large"), "{metric:?}: {err}");
+        // Large but allowed: |v|² = 8.1e37 ≤ f32::MAX / 4.
+        let big = 9.0e18f32;
+        c.upsert(points(&[
+            vec![big, 0.0],
+            vec![-big, 0.0],
+            vec![0.0, big],
+            vec![1.0, 1.0],
+        ]))
+        .unwrap();
+        for exact in [false, true] {
+            let q = SearchQuery {
+                exact,
+                ..query(&[big / 2.0, big / 4.0], 4)
+            };
+            let hits = c.search(&q).unwrap();
+            assert_eq!(hits.len(), 4, "{metric:?}");
+            assert!(hits.iter().all(|h| h.score.is_finite()), "{metric:?} {hits:?}");
+            let scores: Vec<f32> = hits.iter().map(|h| h.score).collect();
+            let mut sorted = scores.clone();
+            sorted.sort_by(|a, b| metric.order(*a, *b));
+            assert_eq!(scores, sorted, "{metric:?}");
+        }
+        let too_big_query = query(&[f32::MAX, 0.0], 1);
+        assert!(c.search(&too_big_query).is_err(), "{metric:?}");
+    }
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::config::CollectionConfig;
-use super::distance::{GraphDistance, Metric, normalise};
+use super::distance::{GraphDistance, Metric, dot, normalise};
 use super::hnsw_graph::HnswGraph;
 use super::hnsw_walk::Space;
 use super::{Filter, PointId, VectorError};
@@ -172,7 +172,10 @@ impl Collection {
         }
     }
 
-    /// Checks and prepares (normalises, for cosine) a vector.
+    /// Largest squared length of a stored or query vector under `Dot` and `Euclid`.
+pub const MAX_SQUARED_NORM: f32 = f32::MAX / 4.0;
+
+/// Checks and prepares (normalises, for cosine) a vector.
     pub fn prepare(&self, mut v: Vec<f32>) -> Result<Vec<f32>, VectorError> {
         if v.len() != self.config.dimension {
             return Err(VectorError::Invalid(format!(
@@ -186,10 +189,22 @@ impl Collection {
                 "vector element {i} is not a finite number"
             )));
         }
-        if self.config.distance == Metric::Cosine && !normalise(self.arch, &mut v) {
-            return Err(VectorError::Invalid(
-                "a zero vector has no direction under cosine distance".into(),
-            ));
+        if self.config.distance == Metric::Cosine {
+            if !normalise(self.arch, &mut v) {
+                return Err(VectorError::Invalid(
+                    "a zero vector has no direction under cosine distance".into(),
+                ));
+            }
+            return Ok(v);
+        }
+        // |a·b| ≤ max(|a|², |b|²) and |a − b|² ≤ 2(|a|² + |b|²): with every squared norm at
+        // most f32::MAX / 4, no score between two stored or query vectors can overflow.
+        let squared = dot(self.arch, &v, &v);
+        if !(squared.is_finite() && squared <= Self::MAX_SQUARED_NORM) {
+            return Err(VectorError::Invalid(format!(
+                "vector is too large: its squared length must be at most {:e} so scores stay finite; scale it down",
+                Self::MAX_SQUARED_NORM
+            )));
         }
         Ok(v)
     }
@@ -364,17 +379,12 @@ impl Collection {
         let mut hits: Vec<(usize, f32)> = slots
             .into_iter()
             .map(|s| (s, metric.score(self.arch, &query, self.vector(s))))
+            // Bounded norms keep scores finite; a non-finite one is never answered.
+            .filter(|&(_, score)| score.is_finite())
             .filter(|&(_, score)| q.score_threshold.is_none_or(|t| metric.passes(score, t)))
             .collect();
-        hits.sort_by(|a, b| {
-            if metric.better(a.1, b.1) {
-                std::cmp::Ordering::Less
-            } else if metric.better(b.1, a.1) {
-                std::cmp::Ordering::Greater
-            } else {
-                a.0.cmp(&b.0)
-            }
-        });
+        // A total order (best first, then slot), whatever the scores are.
+        hits.sort_by(|a, b| metric.order(a.1, b.1).then(a.0.cmp(&b.0)));
         Ok(hits
             .into_iter()
             .skip(q.offset)

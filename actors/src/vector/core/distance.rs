@@ -45,6 +45,14 @@ impl Metric {
         }
     }
 
+    /// A total order of scores, best first (`Less` when `a` is better), NaN last.
+    pub fn order(self, a: f32, b: f32) -> std::cmp::Ordering {
+        match self {
+            Self::Cosine | Self::Dot => b.total_cmp(&a),
+            Self::Euclid => a.total_cmp(&b),
+        }
+    }
+
     /// Whether `score` passes Qdrant's `score_threshold` (a floor for similarities, a
     /// ceiling for Euclidean distance).
     pub fn passes(self, score: f32, threshold: f32) -> bool {
