@@ -197,8 +197,29 @@ async fn api_keys_guard_everything_but_health() {
             .expect("send");
         assert_eq!(r.status(), StatusCode::OK, "{key}");
     }
+    // The scheme is case-insensitive (RFC 7235).
+    for scheme in ["bearer", "BEARER"] {
+        let r = c
+            .post(format!("{url}/v1/echo"))
+            .header("authorization", format!("{scheme} first-key"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+    }
     let r = c.get(format!("{url}/metrics")).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Unknown routes answer 401 first: the API's shape is not probed without a key.
+    let r = c.get(format!("{url}/v1/nothing")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = c
+        .get(format!("{url}/v1/nothing"))
+        .bearer_auth("first-key")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = c.get(format!("{url}/health")).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     swarm.shutdown().await;

@@ -1,6 +1,7 @@
 //! The router and its middleware, outermost first: trace span named by the matched route
-//! (continuing an incoming `traceparent`) → limits in the request's extensions → body
-//! limit → auth (on everything but `/health`) → the service's handler. The gateway names
+//! (continuing an incoming `traceparent`) and limits in the request's extensions → auth
+//! (on everything but `/health`, unknown routes included) → body limit → the service's
+//! handler. The gateway names
 //! no service: it mounts the [`HttpApi`] of every service that has one.
 
 use std::panic::AssertUnwindSafe;
@@ -83,21 +84,23 @@ pub fn app(state: GatewayState) -> Result<Router, SwarmError> {
             ))
         })?;
     }
-    // Without keys there is nothing to check: no layer, no cost per request.
-    let protected = if state.keys.enabled() {
-        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_key))
-    } else {
-        protected
-    };
     let body_limit = usize::try_from(limits.body_limit).unwrap_or(usize::MAX);
-    Ok(Router::new()
+    let keys_enabled = state.keys.enabled();
+    let router = Router::new()
         .route("/health", get(routes::health))
-        .with_state(state)
+        .with_state(state.clone())
         .merge(protected)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(limits, trace_request)))
+        .layer(DefaultBodyLimit::max(body_limit));
+    // With keys, everything but /health needs one — unknown routes too (401 before 404,
+    // so the API's shape is not probed without a key). Without keys: no layer, no cost.
+    let router = if keys_enabled {
+        router.layer(middleware::from_fn_with_state(state, require_key))
+    } else {
+        router
+    };
+    Ok(router.layer(middleware::from_fn_with_state(limits, trace_request)))
 }
 
 /// Opens the request's span (when sampled) and puts the gateway's limits in its
@@ -134,15 +137,21 @@ async fn trace_request(State(limits): State<Limits>, mut request: Request, next:
 }
 
 async fn require_key(State(state): State<GatewayState>, request: Request, next: Next) -> Response {
-    if !state.keys.enabled() {
+    let open = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == "/health");
+    if open || !state.keys.enabled() {
         return next.run(request).await;
     }
+    // The scheme is case-insensitive (RFC 7235): `bearer`, `Bearer`, `BEARER`.
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
     match presented {
         Some(key) if state.keys.accepts(key.as_bytes()) => next.run(request).await,
         _ => ApiError::Unauthorized.into_response(),
