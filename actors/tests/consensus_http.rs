@@ -54,7 +54,20 @@ async fn propose_list_voters_and_verify_certificates() {
         .json()
         .await
         .unwrap();
-    assert_eq!(ok, json!({"valid": true}));
+    assert_eq!(ok, json!({"valid": true, "phase": "commit"}));
+    // A certificate of a rejected proposal verifies, and says it certifies a rejection.
+    let r = c.post(format!("{url}/v1/consensus/proposals"))
+        .json(&json!({"payload": {"replicas": 9}, "rule": {"kind": "number_in_range", "key": "replicas", "min": 1, "max": 5}}))
+        .send().await.unwrap();
+    let rejected: Value = r.json().await.unwrap();
+    assert_eq!(rejected["certificate"]["phase"], "reject");
+    let checked: Value = verify(rejected["certificate"].clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(checked, json!({"valid": true, "phase": "reject"}));
     let mut tampered = d["certificate"].clone();
     tampered["phase"] = json!("reject");
     let bad: Value = verify(tampered).await.unwrap().json().await.unwrap();

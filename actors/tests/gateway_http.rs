@@ -211,7 +211,11 @@ async fn api_keys_guard_everything_but_health() {
     let r = c.get(format!("{url}/metrics")).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Unknown routes answer 401 first: the API's shape is not probed without a key.
-    let r = c.get(format!("{url}/v1/nothing")).send().await.expect("send");
+    let r = c
+        .get(format!("{url}/v1/nothing"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = c
         .get(format!("{url}/v1/nothing"))

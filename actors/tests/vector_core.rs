@@ -383,7 +383,10 @@ fn vectors_whose_scores_could_overflow_are_refused_and_scores_stay_finite_and_or
             };
             let hits = c.search(&q).unwrap();
             assert_eq!(hits.len(), 4, "{metric:?}");
-            assert!(hits.iter().all(|h| h.score.is_finite()), "{metric:?} {hits:?}");
+            assert!(
+                hits.iter().all(|h| h.score.is_finite()),
+                "{metric:?} {hits:?}"
+            );
             let scores: Vec<f32> = hits.iter().map(|h| h.score).collect();
             let mut sorted = scores.clone();
             sorted.sort_by(|a, b| metric.order(*a, *b));

@@ -55,11 +55,15 @@ pub struct VoterSetView {
     pub voters: Vec<VoterKey>,
 }
 
-/// Whether a certificate checks out.
+/// Whether a certificate checks out, and what it certifies.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     /// Whether the certificate is valid.
     pub valid: bool,
+    /// What a valid certificate decided: `commit` or `reject` (a valid certificate of a
+    /// rejected proposal proves the rejection, not an approval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<super::core::Phase>,
     /// Why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -179,6 +183,7 @@ impl Service for ConsensusService {
                 let reason = cert.verify(engine.voter_set()).err().map(|e| e.to_string());
                 Ok(ConsensusResponse::Verified(Verification {
                     valid: reason.is_none(),
+                    phase: reason.is_none().then_some(cert.phase),
                     reason,
                 }))
             }

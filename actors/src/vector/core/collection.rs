@@ -173,9 +173,9 @@ impl Collection {
     }
 
     /// Largest squared length of a stored or query vector under `Dot` and `Euclid`.
-pub const MAX_SQUARED_NORM: f32 = f32::MAX / 4.0;
+    pub const MAX_SQUARED_NORM: f32 = f32::MAX / 4.0;
 
-/// Checks and prepares (normalises, for cosine) a vector.
+    /// Checks and prepares (normalises, for cosine) a vector.
     pub fn prepare(&self, mut v: Vec<f32>) -> Result<Vec<f32>, VectorError> {
         if v.len() != self.config.dimension {
             return Err(VectorError::Invalid(format!(
