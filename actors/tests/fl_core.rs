@@ -392,3 +392,54 @@ fn huge_counts_are_refused_at_open_not_overflowed() {
         .is_ok()
     );
 }
+
+#[test]
+fn fedopt_moments_outside_zero_to_one_are_refused() {
+    for (beta_1, beta_2) in [(1.0, 0.99), (0.9, 1.0), (-0.1, 0.9)] {
+        let s = Strategy::FedAdam(FedOptConfig {
+            beta_1: Some(beta_1),
+            beta_2: Some(beta_2),
+            ..FedOptConfig::default()
+        });
+        let err = Round::open(s, 2, later(), None, ServerState::default()).unwrap_err();
+        assert!(err.to_string().contains("must be in [0, 1)"), "{err}");
+    }
+    let s = Strategy::FedYogi(FedOptConfig {
+        tau: Some(0.0),
+        ..FedOptConfig::default()
+    });
+    let err = Round::open(s, 2, later(), None, ServerState::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("tau must be greater than 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_aggregate_that_overflows_fails_the_round_instead_of_leaving_it_open() {
+    // Clipping at 1e200 with noise multiplier 1: σ = 1e200 / 2 overflows f32.
+    let dp = Strategy::DpFedAvgFixed {
+        clipping_norm: 1e200,
+        noise_multiplier: 1.0,
+        seed: Some(3),
+    };
+    let state = ServerState {
+        current: Some(vec![0.0, 0.0]),
+        ..ServerState::default()
+    };
+    let mut round = Round::open(dp, 2, later(), None, state).unwrap();
+    round
+        .submit(update("a", &[1.0, 1.0], 1), Instant::now())
+        .unwrap();
+    let err = round
+        .submit(update("b", &[1.0, 1.0], 1), Instant::now())
+        .unwrap_err();
+    assert!(err.to_string().contains("not finite"), "{err}");
+    assert!(matches!(round.status(), RoundStatus::Failed { .. }));
+    assert!(round.model().is_none(), "no model with null numbers");
+    // A later update is told the round is over, not failed again.
+    let late = round
+        .submit(update("c", &[1.0, 1.0], 1), Instant::now())
+        .unwrap_err();
+    assert!(matches!(late, FlError::RoundClosed(_)), "{late}");
+}

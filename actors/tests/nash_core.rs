@@ -405,3 +405,36 @@ fn bad_input_gets_clear_errors_not_panics() {
         );
     }
 }
+
+#[test]
+fn payoffs_beyond_the_bound_are_refused_and_no_solution_carries_a_non_finite_number() {
+    let huge = Game::new(
+        &[vec![1e308, -1e308], vec![0.0, 1.0]],
+        &[vec![1.0, 0.0], vec![0.0, 1.0]],
+    );
+    let err = huge.unwrap_err().to_string();
+    assert!(err.contains("row[0][0]") && err.contains("±1e100"), "{err}");
+    // At the bound, Lemke–Howson still answers with finite numbers.
+    let g = Game::new(
+        &[vec![1e100, -1e100], vec![-1e100, 1e100]],
+        &[vec![-1e100, 1e100], vec![1e100, -1e100]],
+    )
+    .unwrap();
+    let s = solve(
+        &g,
+        Method::LemkeHowson,
+        Options::default(),
+        &Budget::within(Duration::from_secs(20)),
+    )
+    .unwrap();
+    let e = &s.equilibria[0];
+    assert!(
+        e.row
+            .iter()
+            .chain(&e.col)
+            .chain(&e.payoffs)
+            .all(|v| v.is_finite()),
+        "{e:?}"
+    );
+    assert!((e.row[0] - 0.5).abs() < 1e-9, "{e:?}");
+}

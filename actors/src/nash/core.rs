@@ -17,7 +17,7 @@ mod support;
 mod vertex;
 
 pub use budget::Budget;
-pub use game::{Equilibrium, Game, NashError, Solution};
+pub use game::{Equilibrium, Game, MAX_PAYOFF, NashError, Solution};
 pub use learning::{fictitious_play, regret_matching};
 pub use lemke_howson::lemke_howson;
 pub use pure::pure_equilibria;
@@ -69,8 +69,31 @@ impl Default for Options {
     }
 }
 
-/// Solves `game` with `method`, within `budget`.
+/// Solves `game` with `method`, within `budget`. A solution is only ever returned with
+/// every number finite.
 pub fn solve(
+    game: &Game,
+    method: Method,
+    options: Options,
+    budget: &Budget,
+) -> Result<Solution, NashError> {
+    let solution = solve_with(game, method, options, budget)?;
+    let finite = solution.equilibria.iter().all(|e| {
+        e.row
+            .iter()
+            .chain(&e.col)
+            .chain(&e.payoffs)
+            .all(|v| v.is_finite())
+    }) && solution.epsilon.is_none_or(f64::is_finite);
+    if !finite {
+        return Err(NashError::InvalidGame(
+            "the method lost numerical precision on this game; scale the payoffs down".into(),
+        ));
+    }
+    Ok(solution)
+}
+
+fn solve_with(
     game: &Game,
     method: Method,
     options: Options,

@@ -161,7 +161,32 @@ impl Round {
         Ok(Submitted::Completed)
     }
 
+    /// Aggregates; on failure (or a non-finite model) the round is marked failed with the
+    /// reason, so it never stays open behind a full set of updates.
     fn aggregate(&mut self) -> Result<(), FlError> {
+        match self.try_aggregate() {
+            Ok(model) if model.iter().all(|v| v.is_finite()) => {
+                self.state.current = Some(model.clone());
+                self.model = Some(model.into());
+                self.status = RoundStatus::Closed;
+                Ok(())
+            }
+            Ok(_) => self.fail(
+                "the aggregate is not finite (the strategy's parameters overflow on these updates)"
+                    .into(),
+            ),
+            Err(e) => self.fail(format!("aggregation failed: {e}")),
+        }
+    }
+
+    fn fail(&mut self, reason: String) -> Result<(), FlError> {
+        self.status = RoundStatus::Failed {
+            reason: reason.clone(),
+        };
+        Err(FlError::Invalid(reason))
+    }
+
+    fn try_aggregate(&mut self) -> Result<Vec<f32>, FlError> {
         let model = if self.strategy.streams() {
             let total = self.examples;
             let mean: Vec<f32> = std::mem::take(&mut self.acc)
@@ -173,10 +198,7 @@ impl Round {
             let updates = std::mem::take(&mut self.stored);
             self.strategy.aggregate_stored(&updates, &mut self.state)?
         };
-        self.state.current = Some(model.clone());
-        self.model = Some(model.into());
-        self.status = RoundStatus::Closed;
-        Ok(())
+        Ok(model)
     }
 
     /// The round's status.

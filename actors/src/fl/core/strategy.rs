@@ -252,6 +252,17 @@ impl Strategy {
                 ] {
                     finite(n, v)?;
                 }
+                // Adam's bias correction divides by 1 − β^t: β = 1 would divide by zero.
+                for (n, v) in [("beta_1", p.beta_1), ("beta_2", p.beta_2)] {
+                    if !(0.0..1.0).contains(&v) {
+                        return bad(format!("{n} must be in [0, 1), got {v}"));
+                    }
+                }
+                for (n, v) in [("eta", p.eta), ("eta_l", p.eta_l), ("tau", p.tau)] {
+                    if v <= 0.0 {
+                        return bad(format!("{n} must be greater than 0, got {v}"));
+                    }
+                }
                 Ok(())
             }
             _ => Ok(()),

@@ -58,6 +58,10 @@ pub struct Solution {
     pub iterations: Option<usize>,
 }
 
+/// Largest payoff magnitude: the solvers multiply and pivot on payoffs, and beyond this
+/// their products could overflow f64.
+pub const MAX_PAYOFF: f64 = 1e100;
+
 fn matrix(name: &str, rows: &[Vec<f64>]) -> Result<DMatrix<f64>, NashError> {
     let m = rows.len();
     let n = rows.first().map_or(0, Vec::len);
@@ -76,6 +80,12 @@ fn matrix(name: &str, rows: &[Vec<f64>]) -> Result<DMatrix<f64>, NashError> {
         if let Some(j) = r.iter().position(|v| !v.is_finite()) {
             return Err(NashError::InvalidGame(format!(
                 "`{name}[{i}][{j}]` is not a finite number"
+            )));
+        }
+        if let Some(j) = r.iter().position(|v| v.abs() > MAX_PAYOFF) {
+            return Err(NashError::InvalidGame(format!(
+                "`{name}[{i}][{j}]` is {}; payoffs must be within ±{MAX_PAYOFF:e} (scale the game down: equilibria do not change)",
+                r[j]
             )));
         }
     }
