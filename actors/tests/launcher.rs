@@ -230,3 +230,85 @@ fn keys_from_an_environment_variable_guard_the_api_and_a_missing_variable_stops_
     assert_eq!(child.wait().expect("exit").code(), Some(0));
     let _ = std::fs::remove_file(&config);
 }
+
+#[test]
+fn sigterm_during_long_blocking_work_exits_within_the_grace_period() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("swarm.yaml");
+    std::fs::write(
+        &config,
+        "shutdown:\n  grace: 1s\ngateway:\n  listen: 127.0.0.1:0\n  body_limit: 8MiB\nservices:\n  nash:\n    type: nash\n    deadline: 120s\n",
+    )
+    .expect("write");
+    let mut child = Command::new(SWARM)
+        .args(["up", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("ready line");
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        // A 400 × 400 zero-sum game: minutes of simplex pivots, far past the grace period.
+        let n = 400;
+        let row: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| ((i * 31 + j * 17) % 97) as f64 - 48.0)
+                    .collect()
+            })
+            .collect();
+        let col: Vec<Vec<f64>> = row.iter().map(|r| r.iter().map(|v| -v).collect()).collect();
+        let body = serde_json::json!({"row": row, "col": col, "method": "zero_sum"});
+        let (c2, u) = (c.clone(), url.clone());
+        let solving = tokio::spawn(async move {
+            c2.post(format!("{u}/v1/nash/solve"))
+                .header("x-swarm-timeout-ms", "120000")
+                .json(&body)
+                .send()
+                .await
+        });
+        swarm_test_util::until_some(|| {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                let m = c
+                    .get(format!("{url}/metrics"))
+                    .send()
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                m.contains("swarm_service_in_flight{service=\"nash\"} 1")
+                    .then_some(())
+            }
+        })
+        .await;
+        let started = std::time::Instant::now();
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        // The request is answered (503: shut down before it finished), not dropped.
+        let answer = swarm_test_util::within(solving).await.expect("task");
+        if let Ok(r) = answer {
+            assert_eq!(r.status(), 503);
+        }
+        let exit = tokio::task::spawn_blocking(move || child.wait().expect("exit"));
+        let exit = swarm_test_util::within(exit).await.expect("join");
+        assert_eq!(exit.code(), Some(0));
+        // Grace 1 s plus one for the blocking work; minutes before this was fixed. Generous
+        // for a loaded machine, far below the old behaviour.
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}

@@ -118,7 +118,7 @@ fn solve_with(
             vec![lemke_howson(game, options.initial_label, budget)?],
             degenerate,
         )),
-        Method::ZeroSum => Ok(done(vec![zero_sum(game)?], degenerate)),
+        Method::ZeroSum => Ok(done(vec![zero_sum(game, budget)?], degenerate)),
         Method::RegretMatching => regret_matching(game, options, budget),
         Method::FictitiousPlay => fictitious_play(game, options, budget),
     }

@@ -4,10 +4,15 @@
 
 use nalgebra::{DMatrix, DVector};
 
+use super::budget::Budget;
 use super::game::{Equilibrium, Game, NashError};
 
-/// Value and optimal strategies of a zero-sum game (B = −A).
-pub fn zero_sum(game: &Game) -> Result<Equilibrium, NashError> {
+/// Most pivots before giving up (Bland's rule terminates; this bounds pathological cases).
+const MAX_PIVOTS: usize = 100_000;
+
+/// Value and optimal strategies of a zero-sum game (B = −A), checking `budget` at every
+/// pivot so a deadline or a cancelled request frees the CPU.
+pub fn zero_sum(game: &Game, budget: &Budget) -> Result<Equilibrium, NashError> {
     let scale = game.a.amax().max(1.0);
     if (&game.a + &game.b).amax() > 1e-9 * scale {
         return Err(NashError::Unsuitable(
@@ -30,9 +35,12 @@ pub fn zero_sum(game: &Game) -> Result<Equilibrium, NashError> {
         t[(m, j)] = -1.0;
     }
     let mut basis: Vec<usize> = (n..n + m).collect();
-    for _ in 0..10_000 {
+    let mut optimal = false;
+    for _ in 0..MAX_PIVOTS {
+        budget.check()?;
         // Bland: the lowest-index column with a negative reduced cost enters.
         let Some(e) = (0..n + m).find(|&c| t[(m, c)] < -1e-12) else {
+            optimal = true;
             break;
         };
         let leave = (0..m)
@@ -55,6 +63,11 @@ pub fn zero_sum(game: &Game) -> Result<Equilibrium, NashError> {
             }
         }
         basis[leave] = e;
+    }
+    if !optimal {
+        return Err(NashError::TooLarge(format!(
+            "zero_sum did not reach the optimum within {MAX_PIVOTS} pivots"
+        )));
     }
     let mut w = DVector::zeros(n);
     for (r, &bv) in basis.iter().enumerate() {
