@@ -396,3 +396,47 @@ fn vectors_whose_scores_could_overflow_are_refused_and_scores_stay_finite_and_or
         assert!(c.search(&too_big_query).is_err(), "{metric:?}");
     }
 }
+
+#[test]
+fn filters_are_bounded_before_any_point_is_scanned() {
+    use swarm_actors::vector::core::Filter;
+    let long_key = vec!["a"; 100_000].join(".");
+    let err = Filter::parse(&json!({ "must": [{ "key": long_key, "match": { "value": 1 } }] }))
+        .unwrap_err();
+    assert!(
+        err.starts_with("filter.must[0].key: a key is at most"),
+        "{err}"
+    );
+    let ids: Vec<u64> = (0..10_001).collect();
+    let err = Filter::parse(&json!({ "must": [{ "has_id": ids }] })).unwrap_err();
+    assert_eq!(err, "filter.must[0].has_id: at most 10000 ids, got 10001");
+    let mut deep = json!({ "must": [{ "key": "a", "match": { "value": 1 } }] });
+    for _ in 0..20 {
+        deep = json!({ "must": [deep] });
+    }
+    assert!(
+        Filter::parse(&deep)
+            .unwrap_err()
+            .contains("nest at most 16 deep")
+    );
+    let many: Vec<_> = (0..1_025)
+        .map(|_| json!({ "key": "a", "match": { "value": 1 } }))
+        .collect();
+    assert!(
+        Filter::parse(&json!({ "should": many }))
+            .unwrap_err()
+            .contains("at most 1024 conditions")
+    );
+    // Within the bounds, has_id is a set lookup and finds exactly its points.
+    let mut c = Collection::new(config(2, Metric::Dot)).unwrap();
+    c.upsert(points(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]]))
+        .unwrap();
+    let f = Filter::parse(&json!({ "must": [{ "has_id": [0, 2, 99] }] })).unwrap();
+    let q = SearchQuery {
+        filter: Some(f),
+        ..query(&[1.0, 0.0], 10)
+    };
+    let mut found = ids(&c.search(&q).unwrap());
+    found.sort_unstable();
+    assert_eq!(found, vec![0, 2]);
+}

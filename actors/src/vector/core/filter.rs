@@ -2,9 +2,22 @@
 //! conditions (plus `has_id`, `is_empty` and nested filters), parsed once into a tree that
 //! is evaluated per candidate during the graph search.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::PointId;
+
+/// Longest `key`, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+/// Most dotted parts in a `key`.
+pub const MAX_KEY_PARTS: usize = 32;
+/// Most ids in one `has_id`.
+pub const MAX_HAS_ID: usize = 10_000;
+/// Most conditions in a filter, nested ones included.
+pub const MAX_CONDITIONS: usize = 1_024;
+/// Deepest nesting of filters.
+pub const MAX_DEPTH: usize = 16;
 
 /// A parsed filter.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,8 +54,8 @@ pub enum Condition {
         /// The bounds.
         range: Range,
     },
-    /// The point's id is one of these.
-    HasId(Vec<PointId>),
+    /// The point's id is one of these (a set: one lookup per point, however many).
+    HasId(HashSet<PointId>),
     /// `key` is missing, null or an empty array.
     IsEmpty(String),
     /// A nested filter.
@@ -74,7 +87,8 @@ impl Range {
 impl Filter {
     /// Parses a filter, naming the offending path on error (`filter.must[1].range.gt: …`).
     pub fn parse(v: &Value) -> Result<Self, String> {
-        parse_filter(v, "filter")
+        let mut budget = MAX_CONDITIONS;
+        parse_filter(v, "filter", 0, &mut budget)
     }
 
     /// Whether a point with `id` and `payload` passes.
@@ -137,7 +151,10 @@ fn values_at<'a>(payload: &'a Value, key: &str) -> impl Iterator<Item = &'a Valu
     })
 }
 
-fn parse_filter(v: &Value, path: &str) -> Result<Filter, String> {
+fn parse_filter(v: &Value, path: &str, depth: usize, budget: &mut usize) -> Result<Filter, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("{path}: filters nest at most {MAX_DEPTH} deep"));
+    }
     let obj = v
         .as_object()
         .ok_or_else(|| format!("{path}: a filter must be an object"))?;
@@ -157,10 +174,10 @@ fn parse_filter(v: &Value, path: &str) -> Result<Filter, String> {
         match conds {
             Value::Array(items) => {
                 for (i, c) in items.iter().enumerate() {
-                    list.push(parse_condition(c, &format!("{here}[{i}]"))?);
+                    list.push(parse_condition(c, &format!("{here}[{i}]"), depth, budget)?);
                 }
             }
-            Value::Object(_) => list.push(parse_condition(conds, &here)?),
+            Value::Object(_) => list.push(parse_condition(conds, &here, depth, budget)?),
             Value::Null => {}
             _ => return Err(format!("{here}: expected a list of conditions")),
         }
@@ -168,17 +185,32 @@ fn parse_filter(v: &Value, path: &str) -> Result<Filter, String> {
     Ok(filter)
 }
 
-fn parse_condition(v: &Value, path: &str) -> Result<Condition, String> {
+fn parse_condition(
+    v: &Value,
+    path: &str,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<Condition, String> {
+    *budget = budget
+        .checked_sub(1)
+        .ok_or_else(|| format!("{path}: a filter holds at most {MAX_CONDITIONS} conditions"))?;
     let obj = v
         .as_object()
         .ok_or_else(|| format!("{path}: a condition must be an object"))?;
     if obj.contains_key("must") || obj.contains_key("should") || obj.contains_key("must_not") {
-        return Ok(Condition::Nested(Box::new(parse_filter(v, path)?)));
+        let nested = parse_filter(v, path, depth + 1, budget)?;
+        return Ok(Condition::Nested(Box::new(nested)));
     }
     if let Some(ids) = obj.get("has_id") {
         let ids = ids
             .as_array()
             .ok_or_else(|| format!("{path}.has_id: expected a list of ids"))?;
+        if ids.len() > MAX_HAS_ID {
+            return Err(format!(
+                "{path}.has_id: at most {MAX_HAS_ID} ids, got {}",
+                ids.len()
+            ));
+        }
         let parsed = ids
             .iter()
             .enumerate()
@@ -191,14 +223,17 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, String> {
             .get("key")
             .and_then(Value::as_str)
             .ok_or_else(|| format!("{path}.is_empty: expected {{\"key\": \"…\"}}"))?;
-        return Ok(Condition::IsEmpty(key.to_string()));
+        return Ok(Condition::IsEmpty(checked_key(
+            key,
+            &format!("{path}.is_empty.key"),
+        )?));
     }
     let key = obj
         .get("key")
         .and_then(Value::as_str)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| format!("{path}: a condition needs a non-empty string `key`"))?
-        .to_string();
+        .ok_or_else(|| format!("{path}: a condition needs a non-empty string `key`"))?;
+    let key = checked_key(key, &format!("{path}.key"))?;
     if let Some(m) = obj.get("match") {
         return parse_match(key, m, &format!("{path}.match"));
     }
@@ -211,6 +246,16 @@ fn parse_condition(v: &Value, path: &str) -> Result<Condition, String> {
     Err(format!(
         "{path}: a condition with `key` needs `match` or `range`"
     ))
+}
+
+/// A key within [`MAX_KEY_BYTES`] and [`MAX_KEY_PARTS`].
+fn checked_key(key: &str, path: &str) -> Result<String, String> {
+    if key.len() > MAX_KEY_BYTES || key.split('.').count() > MAX_KEY_PARTS {
+        return Err(format!(
+            "{path}: a key is at most {MAX_KEY_BYTES} bytes and {MAX_KEY_PARTS} dotted parts"
+        ));
+    }
+    Ok(key.to_string())
 }
 
 fn parse_match(key: String, m: &Value, path: &str) -> Result<Condition, String> {
