@@ -407,8 +407,8 @@ fn filters_are_bounded_before_any_point_is_scanned() {
         err.starts_with("filter.must[0].key: a key is at most"),
         "{err}"
     );
-    let ids: Vec<u64> = (0..10_001).collect();
-    let err = Filter::parse(&json!({ "must": [{ "has_id": ids }] })).unwrap_err();
+    let too_many: Vec<u64> = (0..10_001).collect();
+    let err = Filter::parse(&json!({ "must": [{ "has_id": too_many }] })).unwrap_err();
     assert_eq!(err, "filter.must[0].has_id: at most 10000 ids, got 10001");
     let mut deep = json!({ "must": [{ "key": "a", "match": { "value": 1 } }] });
     for _ in 0..20 {
