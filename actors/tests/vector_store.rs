@@ -227,3 +227,52 @@ fn the_catalog_reloads_every_collection_and_forgets_dropped_ones() {
     );
     assert!(!root.join("gone").exists());
 }
+
+#[test]
+fn a_collection_with_a_corrupt_log_is_refused_alone_and_its_bytes_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let point = |n: u64| NewPoint {
+        id: PointId::Num(n),
+        vector: vec![1.0, n as f32, 0.5, 0.25],
+        payload: json!({ "n": n }),
+    };
+    {
+        let cat = Catalog::open(Some(root.clone()), StoreOptions::default()).unwrap();
+        for name in ["good", "bad"] {
+            cat.create(name, config(4, Metric::Cosine)).unwrap();
+            let c = cat.get(name).unwrap();
+            // Three acknowledged writes, three log records.
+            for n in 1..=3 {
+                c.write().upsert(vec![point(n)]).unwrap();
+            }
+        }
+    }
+    // One bit flipped inside the first record of `bad`'s log: two acknowledged writes follow.
+    let wal = root.join("bad").join("wal.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes[30] ^= 0x01;
+    std::fs::write(&wal, &bytes).unwrap();
+
+    let cat = Catalog::open(Some(root.clone()), StoreOptions::default()).unwrap();
+    assert_eq!(cat.names(), vec!["bad".to_string(), "good".to_string()]);
+    let good = cat.get("good").unwrap();
+    assert_eq!(good.read().collection().info().points_count, 3);
+    let err = cat.get("bad").err().unwrap().to_string();
+    assert!(
+        err.contains("collection `bad`") && err.contains("is corrupt at byte 0"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&wal).unwrap(), bytes, "nothing truncated");
+    let kept: Vec<_> = std::fs::read_dir(root.join("bad"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("wal.log.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes);
+    assert_eq!(cat.broken().len(), 1);
+    // The operator may discard it; then the name is free again.
+    cat.drop_collection("bad").unwrap();
+    assert!(cat.create("bad", config(4, Metric::Cosine)).is_ok());
+}

@@ -190,6 +190,10 @@ pub enum ServiceError {
     /// The service failed for a reason that is not the caller's fault.
     #[error("{0}")]
     Internal(String),
+    /// What the request needs cannot be served now (a corrupt collection awaiting repair);
+    /// the message says why and is sent to the caller.
+    #[error("{0}")]
+    Unavailable(String),
     /// A call to another service (a dependency) failed; its error is passed on as it is,
     /// so an overloaded dependency still answers `overloaded`, not `internal`.
     #[error("{0}")]
@@ -212,6 +216,7 @@ impl From<ServiceError> for SwarmError {
                 Self::DeadlineExceeded
             }
             ServiceError::Internal(m) => Self::Internal(m),
+            ServiceError::Unavailable(m) => Self::Unavailable(m),
             ServiceError::Upstream(e) => e,
         }
     }

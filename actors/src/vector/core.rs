@@ -73,6 +73,9 @@ pub enum VectorError {
     /// Reading or writing the collection's files failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The collection's files are corrupt: it is not served until an operator repairs it.
+    #[error("collection unavailable: {0}")]
+    Corrupt(String),
 }
 
 impl From<std::io::Error> for VectorError {

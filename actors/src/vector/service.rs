@@ -134,6 +134,7 @@ impl From<VectorError> for ServiceError {
             VectorError::Invalid(_) | VectorError::Exists(_) => Self::InvalidRequest(e.to_string()),
             VectorError::NotFound(_) => Self::NotFound(e.to_string()),
             VectorError::Storage(_) => Self::Internal(e.to_string()),
+            VectorError::Corrupt(_) => Self::Unavailable(e.to_string()),
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct Catalog {
     dir: Option<PathBuf>,
     options: StoreOptions,
     collections: DashMap<String, SharedCollection>,
+    /// Collections that failed to open, with why: reported, answered 503, files kept.
+    broken: DashMap<String, String>,
     /// Serialises create and drop, which touch the directory.
     layout: Mutex<()>,
 }
@@ -41,6 +43,7 @@ impl Catalog {
     /// In memory only (`dir` None), or loading every collection under `dir`.
     pub fn open(dir: Option<PathBuf>, options: StoreOptions) -> Result<Self, VectorError> {
         let collections = DashMap::new();
+        let broken = DashMap::new();
         if let Some(dir) = &dir {
             fs::create_dir_all(dir)
                 .map_err(|e| VectorError::Storage(format!("create {}: {e}", dir.display())))?;
@@ -57,19 +60,29 @@ impl Catalog {
                 if check_name(name).is_err() || !path.join("config.json").is_file() {
                     continue;
                 }
-                let c = StoredCollection::open(&path, options)?;
-                tracing::info!(
-                    collection = name,
-                    points = c.collection().info().points_count,
-                    "collection loaded"
-                );
-                collections.insert(name.to_string(), Arc::new(RwLock::new(c)));
+                // One broken collection never stops the others: it is reported, kept
+                // on disk as it is, and answers 503 with the reason.
+                match StoredCollection::open(&path, options) {
+                    Ok(c) => {
+                        tracing::info!(
+                            collection = name,
+                            points = c.collection().info().points_count,
+                            "collection loaded"
+                        );
+                        collections.insert(name.to_string(), Arc::new(RwLock::new(c)));
+                    }
+                    Err(e) => {
+                        tracing::error!(collection = name, error = %e, "collection not loaded; its files are kept for repair");
+                        broken.insert(name.to_string(), e.to_string());
+                    }
+                }
             }
         }
         Ok(Self {
             dir,
             options,
             collections,
+            broken,
             layout: Mutex::new(()),
         })
     }
@@ -82,7 +95,7 @@ impl Catalog {
     ) -> Result<CollectionInfo, VectorError> {
         check_name(name)?;
         let _layout = self.layout.lock();
-        if self.collections.contains_key(name) {
+        if self.collections.contains_key(name) || self.broken.contains_key(name) {
             return Err(VectorError::Exists(name.to_string()));
         }
         let c = match &self.dir {
@@ -98,7 +111,8 @@ impl Catalog {
     /// Deletes a collection and its files.
     pub fn drop_collection(&self, name: &str) -> Result<(), VectorError> {
         let _layout = self.layout.lock();
-        if self.collections.remove(name).is_none() {
+        // Dropping a broken collection is how an operator chooses to discard it.
+        if self.collections.remove(name).is_none() && self.broken.remove(name).is_none() {
             return Err(not_found(name));
         }
         if let Some(dir) = &self.dir {
@@ -110,19 +124,41 @@ impl Catalog {
         Ok(())
     }
 
-    /// A collection by name.
+    /// A collection by name; a broken one answers why it is not served.
     pub fn get(&self, name: &str) -> Result<SharedCollection, VectorError> {
-        self.collections
-            .get(name)
-            .map(|c| c.clone())
-            .ok_or_else(|| not_found(name))
+        if let Some(c) = self.collections.get(name) {
+            return Ok(c.clone());
+        }
+        match self.broken.get(name) {
+            Some(why) => Err(VectorError::Corrupt(format!(
+                "collection `{name}`: {}",
+                *why
+            ))),
+            None => Err(not_found(name)),
+        }
     }
 
-    /// Every collection's name, sorted.
+    /// Every collection's name, sorted (broken ones included: they exist).
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.collections.iter().map(|e| e.key().clone()).collect();
+        let mut names: Vec<String> = self
+            .collections
+            .iter()
+            .map(|e| e.key().clone())
+            .chain(self.broken.iter().map(|e| e.key().clone()))
+            .collect();
         names.sort();
         names
+    }
+
+    /// Collections that failed to open, with why.
+    pub fn broken(&self) -> Vec<(String, String)> {
+        let mut out: Vec<_> = self
+            .broken
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        out.sort();
+        out
     }
 }
 

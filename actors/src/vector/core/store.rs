@@ -113,7 +113,7 @@ impl StoredCollection {
         write_atomically(&tmp.join("config.json"), &text)?;
         fs::rename(&tmp, dir).map_err(|e| storage("rename", dir, e))?;
         sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
-        let (wal, _) = Wal::open(&dir.join("wal.log"), options.sync)?;
+        let (wal, _) = Wal::open(&dir.join("wal.log"), options.sync, 0)?;
         Ok(Self {
             collection,
             store: Some(CollectionStore {
@@ -140,7 +140,7 @@ impl StoredCollection {
         for (_, stale) in snapshots {
             let _ = fs::remove_dir_all(stale);
         }
-        let (wal, records) = Wal::open(&dir.join("wal.log"), options.sync)?;
+        let (wal, records) = Wal::open(&dir.join("wal.log"), options.sync, seq)?;
         let base = seq;
         for (s, op) in records.into_iter().filter(|(s, _)| *s > base) {
             match op {

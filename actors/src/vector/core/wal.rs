@@ -1,6 +1,9 @@
 //! The write-ahead log: every accepted write is appended (and synced) before it is applied,
-//! so an acknowledged write survives a crash. Records carry a length and a checksum; a torn
-//! tail from a crash mid-append is cut off when the log is reopened.
+//! so an acknowledged write survives a crash. Records carry a length and a checksum.
+//! Reopening tells the two ways a record can be bad apart: a torn tail (a crash mid-append:
+//! nothing valid follows) is cut off; a bad record with valid ones after it is corruption,
+//! and the log is refused — never truncated — with a quarantine copy of its bytes. A failed
+//! append is rolled back to the last good record, or the log refuses every later write.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -27,6 +30,51 @@ pub(crate) struct Wal {
     file: File,
     bytes: u64,
     sync: bool,
+    /// Why the log refuses writes: a failed append that could not be rolled back.
+    failed: Option<String>,
+}
+
+/// The record starting at `at`, if one is whole, checks out and decodes: its end and body.
+fn record_at(raw: &[u8], at: usize) -> Option<(usize, (u64, WalOp))> {
+    let header = raw.get(at..at.checked_add(HEADER)?)?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let end = (at + HEADER).checked_add(len).filter(|&e| e <= raw.len())?;
+    let body = &raw[at + HEADER..end];
+    if checksum(body) != header[4..] {
+        return None;
+    }
+    decode(body).ok().map(|r| (end, r))
+}
+
+/// Where a valid record with a later sequence number than `after` starts in
+/// `raw[from..]`, if anywhere. Sequence numbers grow by one a record, so only offsets
+/// whose number lies within what the remaining bytes could hold are checksummed.
+fn valid_record_after(raw: &[u8], from: usize, after: u64) -> Option<usize> {
+    let smallest = (HEADER + 9) as u64;
+    (from..raw.len()).find(|&p| {
+        let Some(seq) = raw.get(p + HEADER..p + HEADER + 8) else {
+            return false;
+        };
+        let seq = u64::from_le_bytes([
+            seq[0], seq[1], seq[2], seq[3], seq[4], seq[5], seq[6], seq[7],
+        ]);
+        let reach = (raw.len() - p) as u64 / smallest + 1;
+        seq > after && seq - after <= reach && record_at(raw, p).is_some()
+    })
+}
+
+/// Copies the log's bytes beside it (`wal.log.corrupt-<unix seconds>`) and returns the
+/// copy's path; the log itself is left as it is.
+fn quarantine(path: &Path, raw: &[u8]) -> Result<std::path::PathBuf, VectorError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".corrupt-{stamp}"));
+    let copy = std::path::PathBuf::from(name);
+    std::fs::write(&copy, raw)?;
+    tracing::error!(path = %path.display(), copy = %copy.display(), "write-ahead log is corrupt mid-log; refusing to open it");
+    Ok(copy)
 }
 
 fn checksum(body: &[u8]) -> [u8; 8] {
@@ -37,8 +85,13 @@ fn checksum(body: &[u8]) -> [u8; 8] {
 }
 
 impl Wal {
-    /// Opens (or creates) the log and returns the intact records in order.
-    pub(crate) fn open(path: &Path, sync: bool) -> Result<(Self, Vec<(u64, WalOp)>), VectorError> {
+    /// Opens (or creates) the log and returns the intact records in order. `after` is the
+    /// sequence number the snapshot already holds (records carry larger ones).
+    pub(crate) fn open(
+        path: &Path,
+        sync: bool,
+        after: u64,
+    ) -> Result<(Self, Vec<(u64, WalOp)>), VectorError> {
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -48,23 +101,21 @@ impl Wal {
         file.read_to_end(&mut raw)?;
         let mut records = Vec::new();
         let mut good = 0usize;
-        while raw.len() - good >= HEADER {
-            let len = u32::from_le_bytes([raw[good], raw[good + 1], raw[good + 2], raw[good + 3]])
-                as usize;
-            let Some(end) = (good + HEADER).checked_add(len).filter(|&e| e <= raw.len()) else {
-                break;
-            };
-            let body = &raw[good + HEADER..end];
-            if checksum(body) != raw[good + 4..good + HEADER] {
-                break;
-            }
-            match decode(body) {
-                Ok(r) => records.push(r),
-                Err(_) => break,
-            }
+        let mut last_seq = after;
+        while let Some((end, record)) = record_at(&raw, good) {
+            last_seq = last_seq.max(record.0);
+            records.push(record);
             good = end;
         }
         if good < raw.len() {
+            if let Some(next) = valid_record_after(&raw, good + 1, last_seq) {
+                let kept = quarantine(path, &raw)?;
+                return Err(VectorError::Corrupt(format!(
+                    "write-ahead log {} is corrupt at byte {good} (a valid record follows at byte {next}); nothing was truncated, a copy is kept at {}",
+                    path.display(),
+                    kept.display()
+                )));
+            }
             tracing::warn!(
                 path = %path.display(),
                 dropped_bytes = raw.len() - good,
@@ -78,6 +129,7 @@ impl Wal {
                 file,
                 bytes: good as u64,
                 sync,
+                failed: None,
             },
             records,
         ))
@@ -85,6 +137,9 @@ impl Wal {
 
     /// Appends one record and (unless disabled) waits for it to reach the disk.
     pub(crate) fn append(&mut self, seq: u64, op: &WalOp) -> Result<(), VectorError> {
+        if let Some(why) = &self.failed {
+            return Err(VectorError::Corrupt(why.clone()));
+        }
         let body = encode(seq, op);
         let len = u32::try_from(body.len())
             .map_err(|_| VectorError::Invalid("one write may hold at most 4 GiB".into()))?;
@@ -92,9 +147,26 @@ impl Wal {
         record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(&checksum(&body));
         record.extend_from_slice(&body);
-        self.file.write_all(&record)?;
-        if self.sync {
-            self.file.sync_data()?;
+        let written = self.file.write_all(&record).and_then(|()| {
+            if self.sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            // A partial record must not sit before later acknowledged ones: cut back to
+            // the last good record, or refuse every later write.
+            let rolled_back = self
+                .file
+                .set_len(self.bytes)
+                .and_then(|()| self.file.sync_all());
+            if let Err(r) = rolled_back {
+                self.failed = Some(format!(
+                    "the write-ahead log failed ({e}) and could not be rolled back ({r}); the collection refuses writes until it is reopened"
+                ));
+            }
+            return Err(e.into());
         }
         self.bytes += record.len() as u64;
         Ok(())
@@ -174,7 +246,7 @@ mod tests {
             WalOp::Delete(vec![PointId::Num(1)]),
         ];
         {
-            let (mut wal, old) = Wal::open(&path, true).unwrap();
+            let (mut wal, old) = Wal::open(&path, true, 0).unwrap();
             assert!(old.is_empty());
             for (i, op) in ops.iter().enumerate() {
                 wal.append(i as u64 + 1, op).unwrap();
@@ -188,8 +260,51 @@ mod tests {
         extra.extend_from_slice(&[7u8; 30]);
         torn.extend_from_slice(&extra);
         std::fs::write(&path, &torn).unwrap();
-        let (_, records) = Wal::open(&path, true).unwrap();
+        let (_, records) = Wal::open(&path, true, 0).unwrap();
         assert_eq!(records, vec![(1, ops[0].clone()), (2, ops[1].clone())]);
         assert_eq!(std::fs::read(&path).unwrap(), full, "torn tail removed");
+    }
+
+    #[test]
+    fn a_bad_record_with_valid_ones_after_it_is_corruption_and_nothing_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        {
+            let (mut wal, _) = Wal::open(&path, true, 40).unwrap();
+            for seq in 41..=43 {
+                wal.append(seq, &WalOp::Upsert(vec![point(seq)])).unwrap();
+            }
+        }
+        let full = std::fs::read(&path).unwrap();
+        for flip in [HEADER + 20, 2, 5] {
+            // One bit in the first record's body, length or checksum.
+            let mut bad = full.clone();
+            bad[flip] ^= 0x10;
+            std::fs::write(&path, &bad).unwrap();
+            let err = Wal::open(&path, true, 40).err().unwrap().to_string();
+            assert!(err.contains("is corrupt at byte 0"), "{flip}: {err}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bad,
+                "{flip}: the log is untouched"
+            );
+            let copies: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().contains(".corrupt-"))
+                .collect();
+            assert!(!copies.is_empty());
+            assert!(copies.iter().any(|c| std::fs::read(c).unwrap() == bad));
+        }
+        // The last record alone damaged is a torn tail: cut, the first two kept.
+        let mut tail = full.clone();
+        let last = tail.len() - 3;
+        tail[last] ^= 0x10;
+        std::fs::write(&path, &tail).unwrap();
+        let (_, records) = Wal::open(&path, true, 40).unwrap();
+        assert_eq!(
+            records.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![41, 42]
+        );
     }
 }
