@@ -6,6 +6,7 @@
 mod app;
 mod auth;
 mod config;
+mod listen;
 mod routes;
 mod server;
 
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 pub use app::{GatewayState, app};
 pub use auth::ApiKeys;
 pub use config::GatewayConfig;
+pub use listen::ConnectionLimits;
 use server::{GatewaySupervisor, SupervisorMsg};
 pub use server::{MAX_RESTARTS, RESTART_WINDOW, server_name};
 
@@ -68,6 +70,10 @@ impl Component for GatewayConfig {
             let local = listener
                 .local_addr()
                 .map_err(|e| SwarmError::Unavailable(e.to_string()))?;
+            let limits = ConnectionLimits {
+                max_connections: config.max_connections,
+                header_timeout: config.header_timeout,
+            };
             let router = app(GatewayState::new(swarm, config, keys))?;
             let listener = listener
                 .into_std()
@@ -76,7 +82,7 @@ impl Component for GatewayConfig {
             let (supervisor, join) = Actor::spawn(
                 None,
                 GatewaySupervisor,
-                (listener, router, server_name(local), live),
+                (listener, router, limits, server_name(local), live),
             )
             .await
             .map_err(|e| SwarmError::Unavailable(format!("gateway failed to start: {e}")))?;

@@ -382,3 +382,32 @@ async fn a_killed_gateway_server_is_restarted_on_the_same_socket() {
         "the listener is closed after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_header_is_cut_off_and_connections_are_limited() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (swarm, url) = start(&yaml(
+        "  header_timeout: 200ms\n  max_connections: 2\n",
+        "{ capacity: 8 }",
+    ))
+    .await;
+    let addr = url.trim_start_matches("http://").to_string();
+    // Slowloris: half a header, then nothing. The server closes the connection.
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = within(half.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "closed by the server: {read:?}");
+    // Two idle connections fill the limit; a third request waits in the backlog until
+    // the header timeout frees a place, then is answered.
+    let idle1 = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let idle2 = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let r = within(http().get(format!("{url}/health")).send())
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    drop((idle1, idle2));
+    within(swarm.shutdown()).await;
+}

@@ -29,6 +29,10 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// Per-service bound on `/health` checks.
     pub health_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers.
+    pub header_timeout: Duration,
     /// API keys.
     pub auth: AuthConfig,
 }
@@ -42,6 +46,8 @@ impl GatewayConfig {
             upload_limit: 64 << 20,
             request_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(1),
+            max_connections: 1_024,
+            header_timeout: Duration::from_secs(10),
             auth: AuthConfig::default(),
         }
     }
@@ -53,6 +59,14 @@ impl GatewayConfig {
         let upload_limit = s.or("upload_limit", ByteSize(64 << 20)).0;
         let request_timeout = s.or("request_timeout", Duration::from_secs(30));
         let health_timeout = s.or("health_timeout", Duration::from_secs(1));
+        let max_connections = s.or("max_connections", 1_024usize);
+        if !(1..=1_000_000).contains(&max_connections) {
+            s.error("max_connections", "must be between 1 and 1000000");
+        }
+        let header_timeout = s.or("header_timeout", Duration::from_secs(10));
+        if header_timeout.is_zero() {
+            s.error("header_timeout", "must be greater than zero");
+        }
         let auth = s.section("auth");
         let keys_env: Option<String> = auth.value("keys_env");
         let keys_file: Option<PathBuf> = auth.value("keys_file");
@@ -69,6 +83,8 @@ impl GatewayConfig {
             upload_limit,
             request_timeout,
             health_timeout,
+            max_connections,
+            header_timeout,
             auth: AuthConfig {
                 keys_env,
                 keys_file,
@@ -94,6 +110,8 @@ impl GatewayConfig {
             "upload_limit": self.upload_limit,
             "request_timeout": duration(self.request_timeout),
             "health_timeout": duration(self.health_timeout),
+            "max_connections": self.max_connections,
+            "header_timeout": duration(self.header_timeout),
             "auth": auth,
         })
     }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::watch;
 
+use super::listen::{ConnectionLimits, serve};
+
 /// Server restarts allowed within [`RESTART_WINDOW`].
 pub const MAX_RESTARTS: usize = 5;
 /// The window of [`MAX_RESTARTS`].
@@ -33,23 +35,23 @@ pub(crate) struct Serving {
 impl Actor for GatewayServer {
     type Msg = ();
     type State = Serving;
-    type Arguments = (std::net::TcpListener, axum::Router, watch::Sender<usize>);
+    type Arguments = (
+        std::net::TcpListener,
+        axum::Router,
+        ConnectionLimits,
+        watch::Sender<usize>,
+    );
 
     async fn pre_start(
         &self,
         _myself: ActorRef<()>,
-        (listener, router, live): Self::Arguments,
+        (listener, router, limits, live): Self::Arguments,
     ) -> Result<Serving, ActorProcessingErr> {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let (shutdown, shutdown_rx) = watch::channel(false);
         live.send_modify(|n| *n += 1);
         tokio::spawn(async move {
-            let run = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = shutdown_rx.wait_for(|s| *s).await;
-            });
-            if let Err(e) = run.await {
-                tracing::error!(error = %e, "gateway server failed");
-            }
+            serve(listener, router, limits, shutdown_rx).await;
             // Its in-flight requests are answered: one live server fewer.
             live.send_modify(|n| *n = n.saturating_sub(1));
         });
@@ -70,6 +72,7 @@ impl Actor for GatewayServer {
 pub(crate) struct Supervising {
     listener: std::net::TcpListener,
     router: axum::Router,
+    limits: ConnectionLimits,
     name: String,
     restarts: VecDeque<Instant>,
     /// Servers running or still answering requests in flight.
@@ -97,7 +100,7 @@ async fn start_server(
     let (server, _) = Actor::spawn_linked(
         Some(s.name.clone()),
         GatewayServer,
-        (listener, s.router.clone(), s.live.clone()),
+        (listener, s.router.clone(), s.limits, s.live.clone()),
         myself.get_cell(),
     )
     .await?;
@@ -111,6 +114,7 @@ impl Actor for GatewaySupervisor {
     type Arguments = (
         std::net::TcpListener,
         axum::Router,
+        ConnectionLimits,
         String,
         watch::Sender<usize>,
     );
@@ -118,11 +122,12 @@ impl Actor for GatewaySupervisor {
     async fn pre_start(
         &self,
         myself: ActorRef<SupervisorMsg>,
-        (listener, router, name, live): Self::Arguments,
+        (listener, router, limits, name, live): Self::Arguments,
     ) -> Result<Supervising, ActorProcessingErr> {
         let mut state = Supervising {
             listener,
             router,
+            limits,
             name,
             restarts: VecDeque::new(),
             live,
