@@ -15,6 +15,25 @@ fn repo_file(rel: &str) -> std::path::PathBuf {
         .join(rel)
 }
 
+/// Its standard output, kept open while it runs (it prints a last line when it stops).
+type Stdout = BufReader<std::process::ChildStdout>;
+
+/// Runs `swarm up --config <config>` and waits for its ready line: the child, its URL and
+/// its standard output.
+fn start_up(mut up: Command, config: &std::path::Path) -> (std::process::Child, String, Stdout) {
+    let mut child = up
+        .args(["up", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("ready line");
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    (child, url, stdout)
+}
+
 #[test]
 fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
     let ok = Command::new(SWARM)
@@ -193,18 +212,11 @@ fn keys_from_an_environment_variable_guard_the_api_and_a_missing_variable_stops_
         "{stderr}"
     );
 
-    let mut child = Command::new(SWARM)
-        .args(["up", "--config"])
-        .arg(&config)
-        .env("SWARM_TEST_KEYS", "alpha, beta")
+    let mut up = Command::new(SWARM);
+    up.env("SWARM_TEST_KEYS", "alpha, beta")
         .env("SWARM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("ready line");
-    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+        .stderr(Stdio::inherit());
+    let (mut child, url, _stdout) = start_up(up, &config);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let statuses = rt.block_on(async {
         let c = reqwest::Client::builder()
@@ -240,17 +252,9 @@ fn sigterm_during_long_blocking_work_exits_within_the_grace_period() {
         "shutdown:\n  grace: 1s\ngateway:\n  listen: 127.0.0.1:0\n  body_limit: 8MiB\nservices:\n  nash:\n    type: nash\n    deadline: 120s\n",
     )
     .expect("write");
-    let mut child = Command::new(SWARM)
-        .args(["up", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("ready line");
-    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    let mut up = Command::new(SWARM);
+    up.stderr(Stdio::null());
+    let (mut child, url, _stdout) = start_up(up, &config);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let c = reqwest::Client::new();
