@@ -279,3 +279,70 @@ async fn text_without_an_embedding_service_asks_for_a_vector() {
     assert_eq!(v["result"]["points_count"], 0);
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_collection_is_503_and_in_health_while_the_others_serve() {
+    let data = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  vector:\n    type: vector\n    params:\n      data_dir: {}\n",
+        data.path().display()
+    );
+    {
+        let (swarm, url) = common::start(&yaml).await;
+        let c = common::http();
+        for name in ["good", "bad"] {
+            let col = format!("{url}/v1/collections/{name}");
+            let (s, _) = send(
+                c.put(&col)
+                    .json(&json!({ "dimension": 2, "distance": "Dot" })),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+            for id in 1..=3 {
+                let (s, v) = send(
+                    c.put(format!("{col}/points"))
+                        .json(&json!({ "points": [{ "id": id, "vector": [1.0, id as f32] }] })),
+                )
+                .await;
+                assert_eq!(s, StatusCode::OK, "{v}");
+            }
+        }
+        swarm.shutdown().await;
+    }
+    // A bit flipped in the first of `bad`'s three log records.
+    let wal = data.path().join("bad").join("wal.log");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes[30] ^= 0x01;
+    std::fs::write(&wal, &bytes).unwrap();
+
+    let (swarm, url) = common::start(&yaml).await;
+    let c = common::http();
+    let (s, v) = send(c.get(format!("{url}/v1/collections/good"))).await;
+    assert_eq!(
+        (s, &v["result"]["points_count"]),
+        (StatusCode::OK, &json!(3))
+    );
+    let (s, v) = send(c.get(format!("{url}/v1/collections/bad"))).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["error"]["code"], "unavailable");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is corrupt at byte 0"),
+        "{v}"
+    );
+    let (s, v) = send(c.get(format!("{url}/health"))).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    let detail = v["services"]["vector"]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("collections not served: `bad`"),
+        "{detail}"
+    );
+    assert_eq!(
+        std::fs::read(&wal).unwrap(),
+        bytes,
+        "the log is kept as it was"
+    );
+    swarm.shutdown().await;
+}

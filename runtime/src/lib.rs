@@ -28,6 +28,6 @@ pub use envelope::{Priority, Reply, RequestId};
 pub use error::{ErrorCode, ServiceError, SwarmError};
 pub use pool::{DrainReport, Health, Lifecycle, PoolSpec, ServicePool};
 pub use queue::OverflowPolicy;
-pub use service::{RequestContext, Service, ServiceFactory};
+pub use service::{HealthProbe, RequestContext, Service, ServiceFactory};
 pub use supervision::{Backoff, RestartIntensity, RestartStrategy, SupervisionConfig};
 pub use topology::{Dependency, Registry, Swarm};

@@ -52,3 +52,7 @@ pub trait Service: Send + 'static {
 
 /// Creates a fresh service instance for a worker (at start and at every restart).
 pub type ServiceFactory<S> = Arc<dyn Fn() -> Result<S, ServiceError> + Send + Sync>;
+
+/// A service's own health check (see [`crate::config::Section::health_probe`]): `Err` with
+/// the reason while the service cannot serve everything it should.
+pub type HealthProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;

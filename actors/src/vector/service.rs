@@ -331,6 +331,22 @@ pub fn register(registry: &mut Registry) {
                     .0,
             };
             let shared: Arc<Mutex<Option<Arc<Catalog>>>> = Arc::new(Mutex::new(None));
+            let probed = shared.clone();
+            params.health_probe(Arc::new(move || {
+                // Held only while the catalog opens at start: nothing to report yet.
+                let Some(slot) = probed.try_lock() else {
+                    return Ok(());
+                };
+                let broken = slot.as_ref().map(|c| c.broken()).unwrap_or_default();
+                if broken.is_empty() {
+                    return Ok(());
+                }
+                let names: Vec<String> = broken
+                    .into_iter()
+                    .map(|(n, why)| format!("`{n}` ({why})"))
+                    .collect();
+                Err(format!("collections not served: {}", names.join(", ")))
+            }));
             Some(Arc::new(move || {
                 let mut slot = shared.lock();
                 if let Some(c) = slot.as_ref() {

@@ -43,6 +43,7 @@ pub struct ServicePlan {
     pub(crate) exposed: bool,
     pub(crate) attachments: Attachments,
     pub(crate) dependencies: Vec<DeclaredDependency>,
+    pub(crate) probes: Vec<crate::service::HealthProbe>,
     pub(crate) starter: ServiceStarter,
 }
 
@@ -264,7 +265,8 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
             ),
         );
     }
-    let (dependencies, stages) = (diag.take_declared(), diag.take_stages());
+    let (dependencies, stages, probes) =
+        (diag.take_declared(), diag.take_stages(), diag.take_probes());
     let entry = entry?;
     Some(ServicePlan {
         route_prefix,
@@ -274,6 +276,7 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
         exposed: entry.exposed,
         attachments: entry.attachments.clone(),
         dependencies,
+        probes,
         spec: PoolSpec {
             name: name.to_string(),
             workers,

@@ -21,6 +21,18 @@ pub struct Diagnostics {
     declared: RefCell<Vec<DeclaredDependency>>,
     /// Stages a params parser put in front of its workers (a batcher), for `swarm graph`.
     stages: RefCell<Vec<String>>,
+    /// Health probes a params parser added, taken per service like dependencies.
+    probes: RefCell<Probes>,
+}
+
+/// Health probes, shown by count in debug output.
+#[derive(Default)]
+struct Probes(Vec<crate::service::HealthProbe>);
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} probes", self.0.len())
+    }
 }
 
 impl std::fmt::Debug for DeclaredDependency {
@@ -37,7 +49,12 @@ impl Diagnostics {
             errors: RefCell::new(Vec::new()),
             declared: RefCell::new(Vec::new()),
             stages: RefCell::new(Vec::new()),
+            probes: RefCell::new(Probes::default()),
         }
+    }
+
+    pub(crate) fn take_probes(&self) -> Vec<crate::service::HealthProbe> {
+        std::mem::take(&mut self.probes.borrow_mut().0)
     }
 
     /// How many errors were recorded so far.
@@ -230,6 +247,13 @@ impl<'a> Section<'a> {
             &dependency,
         ));
         Some(dependency)
+    }
+
+    /// Adds a health check of the service's own (a collection it could not open): `/health`
+    /// reports the service unhealthy with the probe's reason while it answers `Err`. It is
+    /// called on an async thread, so it must answer at once (read a flag, try a lock).
+    pub fn health_probe(&self, probe: crate::service::HealthProbe) {
+        self.diag.probes.borrow_mut().0.push(probe);
     }
 
     /// Records a stage the service puts in front of its workers (such as a batcher), shown

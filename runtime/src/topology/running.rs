@@ -36,6 +36,7 @@ struct Entry {
     info: RunningServiceInfo,
     type_id: TypeId,
     attachments: Attachments,
+    probes: Vec<crate::service::HealthProbe>,
     running: Arc<dyn RunningService>,
 }
 
@@ -121,6 +122,7 @@ impl Swarm {
                     },
                     type_id: plan.type_id,
                     attachments: plan.attachments.clone(),
+                    probes: plan.probes.clone(),
                     running,
                 }),
                 Err(e) => {
@@ -224,13 +226,22 @@ impl Swarm {
         let mut checks = tokio::task::JoinSet::new();
         for (i, e) in services.iter().enumerate() {
             let svc = e.running.clone();
+            let probes = e.probes.clone();
             checks.spawn(async move {
-                let health = tokio::time::timeout(per_check, svc.check())
+                let mut health = tokio::time::timeout(per_check, svc.check())
                     .await
                     .unwrap_or(Health {
                         healthy: false,
                         detail: format!("health check timed out after {per_check:?}"),
                     });
+                for problem in probes.iter().filter_map(|p| p().err()) {
+                    health.detail = if health.healthy {
+                        problem
+                    } else {
+                        format!("{}; {problem}", health.detail)
+                    };
+                    health.healthy = false;
+                }
                 (i, health)
             });
         }
