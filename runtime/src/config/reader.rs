@@ -35,12 +35,6 @@ impl std::fmt::Debug for Probes {
     }
 }
 
-impl std::fmt::Debug for DeclaredDependency {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} -> {}", self.key_path, self.target)
-    }
-}
-
 impl Diagnostics {
     /// An empty collection for `file`.
     pub fn new(file: impl Into<String>) -> Self {

@@ -95,6 +95,12 @@ pub(crate) struct DeclaredDependency {
     pub(crate) bind: Binder,
 }
 
+impl std::fmt::Debug for DeclaredDependency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} -> {}", self.key_path, self.target)
+    }
+}
+
 impl DeclaredDependency {
     pub(crate) fn of<S: Service>(key_path: String, pos: Pos, dependency: &Dependency<S>) -> Self {
         let full = std::any::type_name::<S>();

@@ -117,15 +117,13 @@ impl Registry {
             exposed: false,
             concurrency: 1,
         };
-        let slot = self.services.entry(type_name.to_string());
-        let entry = match slot {
-            std::collections::btree_map::Entry::Occupied(mut o) => {
-                o.insert(entry);
-                o.into_mut()
-            }
-            std::collections::btree_map::Entry::Vacant(v) => v.insert(entry),
-        };
-        ServiceTypeRegistration { entry }
+        // Registering a type name again replaces the earlier registration.
+        let slot = self
+            .services
+            .entry(type_name.to_string())
+            .or_insert_with(|| entry.clone());
+        *slot = entry;
+        ServiceTypeRegistration { entry: slot }
     }
 
     /// Registers a top-level section (such as `gateway`) read by `parse`.
