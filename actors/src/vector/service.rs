@@ -199,13 +199,14 @@ impl VectorService {
     /// Points with every text replaced by its embedding.
     async fn resolve(
         &self,
-        points: Vec<PointInput>,
+        mut points: Vec<PointInput>,
         ctx: &RequestContext,
     ) -> Result<Vec<NewPoint>, ServiceError> {
+        // Texts are moved out (not copied); their places are filled in order below.
         let texts: Vec<String> = points
-            .iter()
-            .filter_map(|p| match &p.vector {
-                VectorInput::Text(t) => Some(t.clone()),
+            .iter_mut()
+            .filter_map(|p| match &mut p.vector {
+                VectorInput::Text(t) => Some(std::mem::take(t)),
                 VectorInput::Vector(_) => None,
             })
             .collect();
