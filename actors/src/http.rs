@@ -74,16 +74,23 @@ impl HttpApi {
     }
 }
 
-/// `route` with the gateway's upload limit instead of its body limit (model updates,
-/// point batches).
+/// `route` with the gateway's upload limit instead of its body limit (model updates).
 pub fn upload_limited<S>(route: MethodRouter<S>, limits: &Limits) -> MethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let bytes = usize::try_from(limits.upload_limit).unwrap_or(usize::MAX);
+    limited(route, limits.upload_limit)
+}
+
+/// `route` with a body limit of its own, `bytes` (point batches take the gateway's
+/// `points_limit`).
+pub fn limited<S>(route: MethodRouter<S>, bytes: u64) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     route
-        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(bytes))
-        .layer::<_, std::convert::Infallible>(axum::Extension(AppliedBodyLimit(
-            limits.upload_limit,
-        )))
+        .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(
+            usize::try_from(bytes).unwrap_or(usize::MAX),
+        ))
+        .layer::<_, std::convert::Infallible>(axum::Extension(AppliedBodyLimit(bytes)))
 }

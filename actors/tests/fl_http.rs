@@ -265,3 +265,78 @@ async fn ended_rounds_past_their_time_expire() {
     assert_eq!(status_of(&c, &url, &second).await.0, StatusCode::OK);
     swarm.shutdown().await;
 }
+
+async fn post(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
+    let r = c.post(url).json(&body).send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_rounds_and_their_bytes_are_bounded_and_ended_rounds_make_room_first() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  fl:\n    type: fl\n    params: { max_open_rounds: 2, max_bytes: 1000, keep_closed_for: 1h }\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let open = |n: u64| json!({"strategy": {"name": "fedavg"}, "min_clients": n});
+    let update =
+        |client: &str| json!({"client": client, "num_examples": 1, "weights": vec![0.5f32; 100]});
+
+    // 100 floats held until aggregation, counted as 8 bytes each against max_bytes 1000.
+    let (s, first) = post(&c, format!("{url}/v1/fl/rounds"), open(1)).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let first = first["id"].as_str().unwrap().to_string();
+    let (s, v) = post(
+        &c,
+        format!("{url}/v1/fl/rounds/{first}/updates"),
+        update("a"),
+    )
+    .await;
+    assert_eq!(
+        (s, &v["status"]["state"]),
+        (StatusCode::OK, &json!("closed")),
+        "{v}"
+    );
+
+    // The closed round's model (400 bytes, plus its state) must leave to make room.
+    let (_, second) = post(&c, format!("{url}/v1/fl/rounds"), open(2)).await;
+    let second = second["id"].as_str().unwrap().to_string();
+    let (s, v) = post(
+        &c,
+        format!("{url}/v1/fl/rounds/{second}/updates"),
+        update("a"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = status_of(&c, &url, &first).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    // An open round's updates cannot be let go: the next one is refused, 503, and named.
+    let (s, v) = post(
+        &c,
+        format!("{url}/v1/fl/rounds/{second}/updates"),
+        update("b"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["error"]["code"], "unavailable");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_bytes"),
+        "{v}"
+    );
+
+    // Two rounds open is the limit.
+    let (s, v) = post(&c, format!("{url}/v1/fl/rounds"), open(2)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = post(&c, format!("{url}/v1/fl/rounds"), open(2)).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_open_rounds"),
+        "{v}"
+    );
+    swarm.shutdown().await;
+}

@@ -346,3 +346,50 @@ async fn a_corrupt_collection_is_503_and_in_health_while_the_others_serve() {
     );
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_batches_have_their_own_body_limit() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\n  body_limit: 1KiB\n  upload_limit: 1MiB\n  points_limit: 4KiB\nservices:\n  vector:\n    type: vector\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let col = format!("{url}/v1/collections/limited");
+    let (s, _) = send(
+        c.put(&col)
+            .json(&json!({ "dimension": 8, "distance": "Dot" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let batch = |n: u64| {
+        let points: Vec<Value> = (0..n)
+            .map(|i| json!({ "id": i, "vector": vec![0.125f32; 8] }))
+            .collect();
+        json!({ "points": points })
+    };
+    // ~2.5 KiB: over the body limit, under the points limit.
+    let (s, v) = send(c.put(format!("{col}/points")).json(&batch(40))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // ~5 KiB: over the points limit (and far under the upload limit).
+    let (s, v) = send(c.put(format!("{col}/points")).json(&batch(80))).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4096 bytes"),
+        "{v}"
+    );
+    // Other vector routes keep the body limit.
+    let (s, v) = send(c.post(format!("{col}/points/count")).json(
+        &json!({ "filter": { "must": [{ "key": "x".repeat(2048), "match": { "value": 1 } }] } }),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes"),
+        "{v}"
+    );
+    swarm.shutdown().await;
+}

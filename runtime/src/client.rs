@@ -112,15 +112,23 @@ impl<S: Service> Client<S> {
         if !envelope.span.is_disabled() {
             envelope.queue_span = tracing::info_span!("queue.wait", service = %shared.spec.name, request_id = %envelope.id);
         }
+        let commitment = envelope.commitment.clone();
         shared.queue.push(envelope, deadline).await?;
-        let reply = match tokio::time::timeout_at(deadline, answer).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) if shared.is_winding_down() => Err(SwarmError::Unavailable(format!(
+        let mut answer = answer;
+        let answered = match tokio::time::timeout_at(deadline, &mut answer).await {
+            Ok(answered) => Some(answered),
+            // Work past its point of no return is waited for: its caller learns the result.
+            Err(_) if !commitment.abandon() => Some(answer.await),
+            Err(_) => None,
+        };
+        let reply = match answered {
+            Some(Ok(reply)) => reply,
+            Some(Err(_)) if shared.is_winding_down() => Err(SwarmError::Unavailable(format!(
                 "service `{}` shut down",
                 shared.spec.name
             ))),
-            Ok(Err(_)) => Err(SwarmError::WorkerCrashed),
-            Err(_) => Err(SwarmError::DeadlineExceeded),
+            Some(Err(_)) => Err(SwarmError::WorkerCrashed),
+            None => Err(SwarmError::DeadlineExceeded),
         };
         let m = &shared.metrics;
         m.latency.observe(started.elapsed());

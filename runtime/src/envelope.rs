@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::commitment::Commitment;
 use crate::error::SwarmError;
 
 /// A process-unique request id, shown as 16 hex digits.
@@ -73,6 +74,8 @@ pub struct Envelope<Req, Resp> {
     pub(crate) enqueued: Instant,
     /// How many times the request has been retried after a worker crash.
     pub(crate) attempt: u8,
+    /// Whether its work has passed the point of no return (shared with the caller).
+    pub commitment: Commitment,
     reply: oneshot::Sender<Reply<Resp>>,
 }
 
@@ -98,6 +101,7 @@ impl<Req, Resp> Envelope<Req, Resp> {
             received: now,
             enqueued: now,
             attempt: 0,
+            commitment: Commitment::new(deadline),
             reply: tx,
         };
         (env, rx)
@@ -119,6 +123,7 @@ impl<Req, Resp> Envelope<Req, Resp> {
             received: self.received,
             enqueued: self.enqueued,
             attempt: self.attempt,
+            commitment: self.commitment,
         };
         (self.message, ReplyPort(self.reply), meta)
     }
@@ -136,6 +141,7 @@ impl<Req, Resp> Envelope<Req, Resp> {
             received: meta.received,
             enqueued: meta.enqueued,
             attempt: meta.attempt,
+            commitment: meta.commitment,
             reply: port.0,
         }
     }
@@ -155,6 +161,7 @@ pub(crate) struct Meta {
     pub(crate) received: Instant,
     pub(crate) enqueued: Instant,
     pub(crate) attempt: u8,
+    pub(crate) commitment: Commitment,
 }
 
 /// The port an answer goes to.

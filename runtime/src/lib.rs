@@ -10,6 +10,7 @@
 
 pub mod batcher;
 pub mod client;
+pub mod commitment;
 pub mod config;
 pub mod envelope;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod topology;
 
 pub use batcher::{BatchPolicy, BatchService, Batcher};
 pub use client::{CallOptions, Client};
+pub use commitment::Commitment;
 pub use config::{ConfigError, ConfigErrors, SwarmConfig};
 pub use envelope::{Priority, Reply, RequestId};
 pub use error::{ErrorCode, ServiceError, SwarmError};

@@ -21,6 +21,9 @@ pub struct RequestContext {
     /// Whether the request records spans; a call it makes to another service passes
     /// `unsampled: !sampled` on, so the whole request is traced or none of it.
     pub sampled: bool,
+    /// The request's point of no return: a handler that changes state commits just
+    /// before the change becomes irreversible (see [`Commitment`]).
+    pub commitment: crate::commitment::Commitment,
 }
 
 /// A service: one instance per worker, created by the pool's factory and re-created on restart.

@@ -57,3 +57,57 @@ async fn service_errors_reach_the_caller_typed() {
     );
     assert_eq!(r.unwrap_err().code(), "invalid_request");
 }
+
+/// A write's point of no return decides what a deadline means for it: committed work is
+/// waited for and answered; uncommitted work is answered `deadline_exceeded` and can no
+/// longer commit (so a 504 always means "not applied").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_write_is_answered_past_its_deadline_and_an_expired_one_never_commits() {
+    let (pool, _) = start(spec("commit", 1, 8, OverflowPolicy::Block)).await;
+    let client = pool.client();
+    let job = |commit_first: bool,
+               gate: &Gate,
+               committed: &tokio::sync::mpsc::UnboundedSender<bool>| Job::Write {
+        commit_first,
+        started: gate.started_tx.clone(),
+        release: gate.release.clone(),
+        committed: committed.clone(),
+        value: 7,
+    };
+    let (committed_tx, mut committed) = tokio::sync::mpsc::unbounded_channel();
+
+    // Committed, then held past the deadline: the caller waits and gets the answer.
+    let mut gate = Gate::new();
+    // A deadline long enough for the worker to take the job even on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let c = client.clone();
+    let j = job(true, &gate, &committed_tx);
+    let call = tokio::spawn(async move { c.call_with(j, timeout(1000)).await });
+    gate.started().await;
+    assert_eq!(within(committed.recv()).await, Some(true));
+    // Waiting for the deadline is the point of the test, not a synchronisation.
+    tokio::time::sleep_until(deadline + Duration::from_millis(50)).await;
+    assert!(
+        !call.is_finished(),
+        "a committed write is not cut off at its deadline"
+    );
+    gate.release.add_permits(1);
+    assert_eq!(within(call).await.expect("task"), Ok(7));
+
+    // Held before committing until the caller gave up: 504, and the commit is refused.
+    let mut gate = Gate::new();
+    let c = client.clone();
+    let j = job(false, &gate, &committed_tx);
+    let call = tokio::spawn(async move { c.call_with(j, timeout(1000)).await });
+    gate.started().await;
+    assert_eq!(
+        within(call).await.expect("task"),
+        Err(SwarmError::DeadlineExceeded)
+    );
+    gate.release.add_permits(1);
+    assert_eq!(
+        within(committed.recv()).await,
+        Some(false),
+        "an answered 504 never commits"
+    );
+}

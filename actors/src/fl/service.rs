@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use swarm_runtime::config::Section;
+use swarm_runtime::config::{ByteSize, Section};
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 
 use super::core::{FlError, RoundStatus, Strategy, Update};
@@ -92,16 +92,25 @@ impl Service for FlService {
     async fn handle(
         &mut self,
         req: FlRequest,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
     ) -> Result<RoundView, ServiceError> {
         let rounds = self.rounds.clone();
+        let commitment = ctx.commitment.clone();
+        // A change answered 504 was not made: past the deadline it can no longer commit.
+        let commit = move || {
+            commitment.commit().map_err(|_| {
+                ServiceError::Timeout(
+                    "the deadline passed before the change started; it was not made".into(),
+                )
+            })
+        };
         // Every operation may wait for a round's lock while an aggregation holds it.
         tokio::task::spawn_blocking(move || {
             let now = Instant::now();
             match req {
-                FlRequest::Open(open) => rounds.open(*open, now),
+                FlRequest::Open(open) => rounds.open(*open, now, commit),
                 FlRequest::Get { round } => rounds.read(&round, now),
-                FlRequest::Submit { round, update } => rounds.submit(&round, update, now),
+                FlRequest::Submit { round, update } => rounds.submit(&round, update, now, commit),
             }
         })
         .await
@@ -119,7 +128,12 @@ pub fn register(registry: &mut Registry) {
             let retention = Retention {
                 keep_for: params.or("keep_closed_for", d.keep_for),
                 keep: params.or("keep_closed", d.keep),
+                max_open: params.or("max_open_rounds", d.max_open),
+                max_bytes: params.or("max_bytes", ByteSize(d.max_bytes)).0,
             };
+            if retention.max_open == 0 {
+                params.error("max_open_rounds", "must be at least 1");
+            }
             let rounds = Arc::new(Rounds::new(retention));
             Some(Arc::new(move || Ok(FlService::new(rounds.clone()))))
         })

@@ -55,6 +55,7 @@ impl GatewayState {
             request_timeout: self.config.request_timeout,
             body_limit: self.config.body_limit,
             upload_limit: self.config.upload_limit,
+            points_limit: self.config.points_limit,
         }
     }
 }

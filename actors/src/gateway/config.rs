@@ -24,6 +24,8 @@ pub struct GatewayConfig {
     pub body_limit: u64,
     /// Largest accepted model upload (FL updates), in bytes.
     pub upload_limit: u64,
+    /// Largest accepted point batch (vector upserts), in bytes.
+    pub points_limit: u64,
     /// Deadline for a request through the gateway, unless the client sends a shorter
     /// `x-swarm-timeout-ms`.
     pub request_timeout: Duration,
@@ -44,6 +46,7 @@ impl GatewayConfig {
             listen,
             body_limit: 1 << 20,
             upload_limit: 64 << 20,
+            points_limit: 32 << 20,
             request_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(1),
             max_connections: 1_024,
@@ -57,6 +60,7 @@ impl GatewayConfig {
         let listen: Option<SocketAddr> = s.required("listen");
         let body_limit = s.or("body_limit", ByteSize(1 << 20)).0;
         let upload_limit = s.or("upload_limit", ByteSize(64 << 20)).0;
+        let points_limit = s.or("points_limit", ByteSize(32 << 20)).0;
         let request_timeout = s.or("request_timeout", Duration::from_secs(30));
         let health_timeout = s.or("health_timeout", Duration::from_secs(1));
         let max_connections = s.or("max_connections", 1_024usize);
@@ -81,6 +85,7 @@ impl GatewayConfig {
             listen: listen?,
             body_limit,
             upload_limit,
+            points_limit,
             request_timeout,
             health_timeout,
             max_connections,
@@ -108,6 +113,7 @@ impl GatewayConfig {
             "listen": self.listen.to_string(),
             "body_limit": self.body_limit,
             "upload_limit": self.upload_limit,
+            "points_limit": self.points_limit,
             "request_timeout": duration(self.request_timeout),
             "health_timeout": duration(self.health_timeout),
             "max_connections": self.max_connections,

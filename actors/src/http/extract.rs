@@ -23,8 +23,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Largest JSON body, in bytes.
     pub body_limit: u64,
-    /// Largest upload (model updates, point batches), in bytes.
+    /// Largest upload (model updates), in bytes.
     pub upload_limit: u64,
+    /// Largest point batch (vector upserts), in bytes.
+    pub points_limit: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             body_limit: 1 << 20,
             upload_limit: 64 << 20,
+            points_limit: 32 << 20,
         }
     }
 }

@@ -76,6 +76,9 @@ pub enum VectorError {
     /// The collection's files are corrupt: it is not served until an operator repairs it.
     #[error("collection unavailable: {0}")]
     Corrupt(String),
+    /// The request's deadline passed before a write could start; nothing was changed.
+    #[error("{0}")]
+    Expired(String),
 }
 
 impl From<std::io::Error> for VectorError {

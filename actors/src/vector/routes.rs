@@ -12,18 +12,18 @@ use serde_json::Value;
 use super::api::{CountBody, CreateBody, DeleteBody, SearchBody, UpsertBody, envelope, info_body};
 use super::client::VectorClient;
 use super::core::PointId;
-use crate::http::{ApiError, Call, Limits, ValidJson, upload_limited};
+use crate::http::{ApiError, Call, Limits, ValidJson, limited};
 
 type Answer = Result<Json<Value>, ApiError>;
 
-/// The collection and point routes (point batches under the gateway's upload limit).
+/// The collection and point routes (point batches under the gateway's `points_limit`).
 pub fn routes(client: VectorClient, limits: &Limits) -> Router {
     Router::new()
         .route("/v1/collections", get(list))
         .route("/v1/collections/{name}", put(create).get(info).delete(drop))
         .route(
             "/v1/collections/{name}/points",
-            upload_limited(put(upsert), limits),
+            limited(put(upsert), limits.points_limit),
         )
         .route("/v1/collections/{name}/points/search", post(search))
         .route("/v1/collections/{name}/points/delete", post(delete))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use swarm_runtime::config::{ByteSize, Section};
 use swarm_runtime::{
-    CallOptions, Dependency, Registry, RequestContext, Service, ServiceError, telemetry,
+    CallOptions, Commitment, Dependency, Registry, RequestContext, Service, ServiceError, telemetry,
 };
 
 use crate::embed::{EmbedClient, EmbedService};
@@ -135,6 +135,7 @@ impl From<VectorError> for ServiceError {
             VectorError::NotFound(_) => Self::NotFound(e.to_string()),
             VectorError::Storage(_) => Self::Internal(e.to_string()),
             VectorError::Corrupt(_) => Self::Unavailable(e.to_string()),
+            VectorError::Expired(_) => Self::Timeout(e.to_string()),
         }
     }
 }
@@ -234,6 +235,16 @@ async fn blocking<T: Send + 'static>(
         .map_err(ServiceError::from)
 }
 
+/// Passes a write's point of no return (see [`Commitment`]): from here it is applied and
+/// answered, however long that takes; a write that cannot commit in time is not applied.
+fn committed(commitment: &Commitment) -> Result<(), VectorError> {
+    commitment.commit().map_err(|_| {
+        VectorError::Expired(
+            "the deadline passed before the write started; it was not applied".into(),
+        )
+    })
+}
+
 fn read<T>(c: &SharedCollection, f: impl FnOnce(&super::core::Collection) -> T) -> T {
     f(c.read().collection())
 }
@@ -254,10 +265,17 @@ impl Service for VectorService {
             // reads included, runs on the blocking pool.
             VectorRequest::List => Ok(VectorResponse::Names(catalog.names())),
             VectorRequest::Create { name, config } => {
-                blocking(move || catalog.create(&name, config).map(VectorResponse::Info)).await
+                let commitment = ctx.commitment.clone();
+                blocking(move || {
+                    committed(&commitment)?;
+                    catalog.create(&name, config).map(VectorResponse::Info)
+                })
+                .await
             }
             VectorRequest::Drop { name } => {
+                let commitment = ctx.commitment.clone();
                 blocking(move || {
+                    committed(&commitment)?;
                     catalog
                         .drop_collection(&name)
                         .map(|_| VectorResponse::Dropped)
@@ -298,12 +316,20 @@ impl Service for VectorService {
             VectorRequest::Upsert { name, points } => {
                 let c = catalog.get(&name)?;
                 let points = self.resolve(points, ctx).await?;
-                blocking(move || c.write().upsert(points).map(VectorResponse::Changed)).await
+                let commitment = ctx.commitment.clone();
+                blocking(move || {
+                    let mut guard = c.write();
+                    committed(&commitment)?;
+                    guard.upsert(points).map(VectorResponse::Changed)
+                })
+                .await
             }
             VectorRequest::Delete { name, selector } => {
                 let c = catalog.get(&name)?;
+                let commitment = ctx.commitment.clone();
                 blocking(move || {
                     let mut guard = c.write();
+                    committed(&commitment)?;
                     let ids = match selector {
                         PointSelector::Ids(ids) => ids,
                         PointSelector::Filter(f) => guard.collection().ids_matching(&f),

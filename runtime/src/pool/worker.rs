@@ -130,6 +130,7 @@ async fn serve<S: Service>(
         deadline: meta.deadline,
         worker: slot,
         sampled: !span.is_disabled(),
+        commitment: meta.commitment.clone(),
     };
     let retry_copy = (shared.spec.idempotent && meta.attempt == 0).then(|| message.clone());
     let mut guard = InFlight::new(shared.clone(), port, meta, retry_copy);

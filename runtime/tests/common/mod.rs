@@ -28,6 +28,15 @@ pub enum Job {
         value: u64,
         panic_on_slot: Option<usize>,
     },
+    /// A write with a point of no return: commit (reporting the outcome on `committed`)
+    /// before or after holding like `Hold`; answer the value if it committed.
+    Write {
+        commit_first: bool,
+        started: mpsc::UnboundedSender<usize>,
+        release: Arc<Semaphore>,
+        committed: mpsc::UnboundedSender<bool>,
+        value: u64,
+    },
     /// Sleep, then answer the value.
     Sleep(Duration, u64),
     /// Fail with an invalid-request error.
@@ -72,6 +81,32 @@ impl Service for FaultyService {
                 permit.forget();
                 if panic_on_slot == Some(ctx.worker) {
                     panic!("injected fault: panic on slot {}", ctx.worker);
+                }
+                Ok(value)
+            }
+            Job::Write {
+                commit_first,
+                started,
+                release,
+                committed,
+                value,
+            } => {
+                let commit = || {
+                    let r = ctx.commitment.commit();
+                    let _ = committed.send(r.is_ok());
+                    r
+                };
+                if commit_first {
+                    commit()?;
+                }
+                let _ = started.send(ctx.worker);
+                release
+                    .acquire()
+                    .await
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?
+                    .forget();
+                if !commit_first {
+                    commit()?;
                 }
                 Ok(value)
             }

@@ -231,6 +231,37 @@ impl Round {
         (self.status == RoundStatus::Closed).then(|| self.state.clone())
     }
 
+    /// The round with everything it holds let go (what an expired round leaves while a
+    /// reader may still hold it).
+    pub fn emptied(&self) -> Self {
+        Self {
+            strategy: self.strategy.clone(),
+            min_clients: self.min_clients,
+            deadline: self.deadline,
+            dim: self.dim,
+            status: self.status.clone(),
+            participants: Vec::new(),
+            stored: Vec::new(),
+            acc: Vec::new(),
+            examples: 0.0,
+            state: ServerState::default(),
+            model: None,
+        }
+    }
+
+    /// Approximate memory the round holds: stored updates, running sums, the model and
+    /// the optimiser state (what the service's `max_bytes` counts).
+    pub fn bytes(&self) -> u64 {
+        let floats = self.stored.iter().map(|u| u.weights.len()).sum::<usize>()
+            + self.model.as_ref().map_or(0, |m| m.len())
+            + self.state.current.as_ref().map_or(0, Vec::len)
+            + self.state.m.len()
+            + self.state.v.len()
+            + self.state.momentum.len();
+        let names: usize = self.participants.iter().map(String::len).sum();
+        (floats * 4 + self.acc.len() * 8 + names) as u64
+    }
+
     /// Flower's `server_round` of this round.
     pub fn server_round(&self) -> u64 {
         self.state.server_round
