@@ -1,5 +1,5 @@
 //! The `swarm` launcher: `up` starts a swarm from YAML, `validate` checks a file,
-//! `graph` draws its topology.
+//! `graph` draws its topology, `repair` rewrites a vector collection's corrupt log.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use swarm_actors::vector::core::wal_repair::{RepairMode, repair_collection};
 use swarm_runtime::topology::{render_dot, render_text, wait_for_signal};
 use swarm_runtime::{Swarm, SwarmConfig, telemetry};
 
@@ -48,6 +49,28 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Dot)]
         format: Format,
     },
+    /// Examine a vector collection whose write-ahead log is corrupt mid-log (the swarm
+    /// serves it as 503 and names the file); with --apply, keep a copy of the log's bytes
+    /// and rewrite it. Run it while the swarm is stopped.
+    Repair {
+        /// The collection's directory, `<data_dir>/<name>`.
+        collection: PathBuf,
+        /// What to keep.
+        #[arg(long, value_enum, default_value_t = Mode::Truncate)]
+        mode: Mode,
+        /// Rewrite the log; without it, only report what would be kept and dropped.
+        #[arg(long)]
+        apply: bool,
+    },
+}
+
+/// How `repair` rewrites a corrupt log.
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    /// Keep the records before the first bad one (the state as of that write).
+    Truncate,
+    /// Keep every sound record, dropping only the damaged bytes.
+    Salvage,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -89,6 +112,26 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Repair {
+            collection,
+            mode,
+            apply,
+        } => {
+            let mode = match mode {
+                Mode::Truncate => RepairMode::Truncate,
+                Mode::Salvage => RepairMode::Salvage,
+            };
+            match repair_collection(&collection, mode, apply) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("swarm repair: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Up { config } => {
             let config = match load(&config) {
                 Ok(c) => c,

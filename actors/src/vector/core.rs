@@ -11,6 +11,10 @@ mod hnsw_graph;
 mod hnsw_walk;
 pub mod store;
 mod wal;
+#[cfg(test)]
+mod wal_faults;
+mod wal_file;
+pub mod wal_repair;
 
 pub use catalog::Catalog;
 pub use collection::{Collection, CollectionInfo, NewPoint, Record, ScoredPoint, SearchQuery};
@@ -79,10 +83,17 @@ pub enum VectorError {
     /// The request's deadline passed before a write could start; nothing was changed.
     #[error("{0}")]
     Expired(String),
+    /// A resource the write needs is used up (file descriptors); nothing was changed.
+    #[error("{0}")]
+    Exhausted(String),
 }
 
 impl From<std::io::Error> for VectorError {
     fn from(e: std::io::Error) -> Self {
-        Self::Storage(e.to_string())
+        if wal_file::out_of_descriptors(&e) {
+            Self::Exhausted(format!("out of file descriptors ({e}); retry later"))
+        } else {
+            Self::Storage(e.to_string())
+        }
     }
 }

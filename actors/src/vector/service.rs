@@ -136,6 +136,7 @@ impl From<VectorError> for ServiceError {
             VectorError::Storage(_) => Self::Internal(e.to_string()),
             VectorError::Corrupt(_) => Self::Unavailable(e.to_string()),
             VectorError::Expired(_) => Self::Timeout(e.to_string()),
+            VectorError::Exhausted(_) => Self::Unavailable(e.to_string()),
         }
     }
 }

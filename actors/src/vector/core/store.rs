@@ -53,7 +53,14 @@ pub struct StoredCollection {
     store: Option<CollectionStore>,
 }
 
-fn storage(what: &str, path: &Path, e: impl std::fmt::Display) -> VectorError {
+fn storage(what: &str, path: &Path, e: impl std::fmt::Display + 'static) -> VectorError {
+    let io = (&e as &dyn std::any::Any).downcast_ref::<std::io::Error>();
+    if io.is_some_and(super::wal_file::out_of_descriptors) {
+        return VectorError::Exhausted(format!(
+            "{what} {}: out of file descriptors ({e}); retry later",
+            path.display()
+        ));
+    }
     VectorError::Storage(format!("{what} {}: {e}", path.display()))
 }
 

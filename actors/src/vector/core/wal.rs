@@ -4,14 +4,15 @@
 //! nothing valid follows) is cut off; a bad record with valid ones after it is corruption,
 //! and the log is refused — never truncated — with a quarantine copy of its bytes. A failed
 //! append is rolled back to the last good record, or the log refuses every later write.
+//! The file is opened per write (see [`super::wal_file`]), never held open.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use super::codec::{Reader, Writer};
+use super::wal_file::{DiskFs, LogFs, out_of_descriptors};
 use super::{NewPoint, PointId, VectorError};
 
 /// One logged write.
@@ -27,7 +28,8 @@ const HEADER: usize = 4 + 8;
 
 /// An open log file.
 pub(crate) struct Wal {
-    file: File,
+    path: PathBuf,
+    fs: Arc<dyn LogFs>,
     bytes: u64,
     sync: bool,
     /// Why the log refuses writes: a failed append that could not be rolled back.
@@ -35,7 +37,7 @@ pub(crate) struct Wal {
 }
 
 /// The record starting at `at`, if one is whole, checks out and decodes: its end and body.
-fn record_at(raw: &[u8], at: usize) -> Option<(usize, (u64, WalOp))> {
+pub(crate) fn record_at(raw: &[u8], at: usize) -> Option<(usize, (u64, WalOp))> {
     let header = raw.get(at..at.checked_add(HEADER)?)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let end = (at + HEADER).checked_add(len).filter(|&e| e <= raw.len())?;
@@ -49,7 +51,7 @@ fn record_at(raw: &[u8], at: usize) -> Option<(usize, (u64, WalOp))> {
 /// Where a valid record with a later sequence number than `after` starts in
 /// `raw[from..]`, if anywhere. Sequence numbers grow by one a record, so only offsets
 /// whose number lies within what the remaining bytes could hold are checksummed.
-fn valid_record_after(raw: &[u8], from: usize, after: u64) -> Option<usize> {
+pub(crate) fn valid_record_after(raw: &[u8], from: usize, after: u64) -> Option<usize> {
     let smallest = (HEADER + 9) as u64;
     (from..raw.len()).find(|&p| {
         let Some(seq) = raw.get(p + HEADER..p + HEADER + 8) else {
@@ -65,7 +67,7 @@ fn valid_record_after(raw: &[u8], from: usize, after: u64) -> Option<usize> {
 
 /// Copies the log's bytes beside it (`wal.log.corrupt-<unix seconds>`) and returns the
 /// copy's path; the log itself is left as it is.
-fn quarantine(path: &Path, raw: &[u8]) -> Result<std::path::PathBuf, VectorError> {
+pub(crate) fn quarantine(path: &Path, raw: &[u8]) -> Result<std::path::PathBuf, VectorError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -84,6 +86,19 @@ fn checksum(body: &[u8]) -> [u8; 8] {
     c
 }
 
+/// An error from writing the log: no descriptors left is "unavailable, retry", anything
+/// else a storage failure.
+fn write_error(path: &Path, e: &std::io::Error) -> VectorError {
+    if out_of_descriptors(e) {
+        VectorError::Exhausted(format!(
+            "cannot open {}: the process is out of file descriptors ({e}); the write was not applied, retry later",
+            path.display()
+        ))
+    } else {
+        VectorError::Storage(format!("write-ahead log {}: {e}", path.display()))
+    }
+}
+
 impl Wal {
     /// Opens (or creates) the log and returns the intact records in order. `after` is the
     /// sequence number the snapshot already holds (records carry larger ones).
@@ -92,13 +107,21 @@ impl Wal {
         sync: bool,
         after: u64,
     ) -> Result<(Self, Vec<(u64, WalOp)>), VectorError> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)?;
-        let mut raw = Vec::new();
-        file.read_to_end(&mut raw)?;
+        Self::open_on(Arc::new(DiskFs), path, sync, after)
+    }
+
+    /// [`Wal::open`] writing through `fs` (tests inject faults here).
+    pub(crate) fn open_on(
+        fs: Arc<dyn LogFs>,
+        path: &Path,
+        sync: bool,
+        after: u64,
+    ) -> Result<(Self, Vec<(u64, WalOp)>), VectorError> {
+        let raw = match std::fs::read(path) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(write_error(path, &e)),
+        };
         let mut records = Vec::new();
         let mut good = 0usize;
         let mut last_seq = after;
@@ -111,7 +134,7 @@ impl Wal {
             if let Some(next) = valid_record_after(&raw, good + 1, last_seq) {
                 let kept = quarantine(path, &raw)?;
                 return Err(VectorError::Corrupt(format!(
-                    "write-ahead log {} is corrupt at byte {good} (a valid record follows at byte {next}); nothing was truncated, a copy is kept at {}",
+                    "write-ahead log {} is corrupt at byte {good} (a valid record follows at byte {next}); nothing was truncated, a copy is kept at {}; `swarm repair` can rewrite it",
                     path.display(),
                     kept.display()
                 )));
@@ -121,12 +144,17 @@ impl Wal {
                 dropped_bytes = raw.len() - good,
                 "write-ahead log ends in a torn record (crash mid-write); cutting it off"
             );
-            file.set_len(good as u64)?;
-            file.sync_all()?;
+        }
+        let mut file = fs.open(path).map_err(|e| write_error(path, &e))?;
+        if good < raw.len() {
+            file.set_len(good as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| write_error(path, &e))?;
         }
         Ok((
             Self {
-                file,
+                path: path.to_path_buf(),
+                fs,
                 bytes: good as u64,
                 sync,
                 failed: None,
@@ -147,26 +175,25 @@ impl Wal {
         record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(&checksum(&body));
         record.extend_from_slice(&body);
-        let written = self.file.write_all(&record).and_then(|()| {
-            if self.sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        // Nothing was written if the file cannot even be opened.
+        let mut file = self
+            .fs
+            .open(&self.path)
+            .map_err(|e| write_error(&self.path, &e))?;
+        let written = file
+            .append(&record)
+            .and_then(|()| if self.sync { file.sync_data() } else { Ok(()) });
         if let Err(e) = written {
             // A partial record must not sit before later acknowledged ones: cut back to
             // the last good record, or refuse every later write.
-            let rolled_back = self
-                .file
-                .set_len(self.bytes)
-                .and_then(|()| self.file.sync_all());
+            let rolled_back = file.set_len(self.bytes).and_then(|()| file.sync_all());
             if let Err(r) = rolled_back {
                 self.failed = Some(format!(
-                    "the write-ahead log failed ({e}) and could not be rolled back ({r}); the collection refuses writes until it is reopened"
+                    "the write-ahead log {} failed ({e}) and could not be rolled back ({r}); the collection refuses writes until it is reopened",
+                    self.path.display()
                 ));
             }
-            return Err(e.into());
+            return Err(write_error(&self.path, &e));
         }
         self.bytes += record.len() as u64;
         Ok(())
@@ -174,8 +201,13 @@ impl Wal {
 
     /// Empties the log once a snapshot holds everything in it.
     pub(crate) fn reset(&mut self) -> Result<(), VectorError> {
-        self.file.set_len(0)?;
-        self.file.sync_all()?;
+        let mut file = self
+            .fs
+            .open(&self.path)
+            .map_err(|e| write_error(&self.path, &e))?;
+        file.set_len(0)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| write_error(&self.path, &e))?;
         self.bytes = 0;
         Ok(())
     }
@@ -186,7 +218,7 @@ impl Wal {
     }
 }
 
-fn encode(seq: u64, op: &WalOp) -> Vec<u8> {
+pub(crate) fn encode(seq: u64, op: &WalOp) -> Vec<u8> {
     let mut w = Writer::default();
     w.u64(seq);
     match op {
