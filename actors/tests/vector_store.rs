@@ -276,3 +276,43 @@ fn a_collection_with_a_corrupt_log_is_refused_alone_and_its_bytes_are_kept() {
     cat.drop_collection("bad").unwrap();
     assert!(cat.create("bad", config(4, Metric::Cosine)).is_ok());
 }
+
+#[test]
+fn a_damaged_points_snapshot_is_refused_never_loaded_wrong_and_left_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let (data, _) = clustered(50, 8, 4, 1, 3);
+    {
+        let mut c =
+            StoredCollection::create(&dir, config(8, Metric::Cosine), StoreOptions::default())
+                .unwrap();
+        c.upsert(points(&data, 0)).unwrap();
+        c.snapshot().unwrap();
+    }
+    let file = snapshot_dirs(&dir).pop().unwrap().join("points.bin");
+    let good = std::fs::read(&file).unwrap();
+    let step = (good.len() / 97).max(1);
+    let flips = (0..good.len()).step_by(step).map(|at| {
+        let mut bad = good.clone();
+        bad[at] ^= 0x20;
+        (format!("bit flip at {at}"), bad)
+    });
+    let cuts = (0..good.len())
+        .step_by(step)
+        .map(|at| (format!("cut at {at}"), good[..at].to_vec()));
+    for (what, bad) in flips.chain(cuts) {
+        std::fs::write(&file, &bad).unwrap();
+        let err = StoredCollection::open(&dir, StoreOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{what}: a damaged snapshot loaded"));
+        assert!(err.to_string().contains("points.bin"), "{what}: {err}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            bad,
+            "{what}: the file was changed"
+        );
+    }
+    std::fs::write(&file, &good).unwrap();
+    let c = StoredCollection::open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(c.collection().info().points_count, 50);
+}
