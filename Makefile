@@ -4,10 +4,10 @@ CONFIG ?= config/swarm.yaml
 
 MODELS ?= models
 
-.PHONY: run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models
+.PHONY: run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
-run: models
+run: build-deps models
 	$(CARGO) build --release -p swarm-actors --bin swarm
 	./target/release/swarm up --config $(CONFIG)
 
@@ -19,14 +19,19 @@ models:
 test-deps:
 	python3 -m pip install --quiet --disable-pip-version-check openai
 
+## What building llama.cpp (vendored by llama-cpp-2) needs: cmake, and libclang for bindgen.
+build-deps:
+	@command -v cmake >/dev/null && (ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1) || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends cmake libclang-dev)
+
 ## Everything the tests need, then all tests.
-test: models test-deps
+test: build-deps models test-deps
 	$(CARGO) test --workspace --all-targets
 
 build:
 	$(CARGO) build --workspace --all-targets
 
-lint:
+lint: build-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

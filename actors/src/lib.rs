@@ -9,10 +9,11 @@ pub mod embed;
 pub mod fl;
 pub mod gateway;
 pub mod http;
+pub mod llm;
 pub mod nash;
 pub mod vector;
 
-/// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`, `embed`, `vector`) and the `gateway` section.
+/// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`, `embed`, `vector`, `llm`) and the `gateway` section.
 pub fn registry() -> swarm_runtime::Registry {
     let mut registry = swarm_runtime::Registry::new();
     echo::register(&mut registry);
@@ -21,6 +22,7 @@ pub fn registry() -> swarm_runtime::Registry {
     consensus::service::register(&mut registry);
     embed::service::register(&mut registry);
     vector::service::register(&mut registry);
+    llm::service::register(&mut registry);
     gateway::register(&mut registry);
     registry
 }

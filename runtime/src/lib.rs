@@ -30,6 +30,8 @@ pub use envelope::{Priority, Reply, RequestId};
 pub use error::{ErrorCode, ServiceError, SwarmError};
 pub use pool::{DrainReport, Health, Lifecycle, PoolSpec, ServicePool};
 pub use queue::OverflowPolicy;
-pub use service::{HealthProbe, RequestContext, Service, ServiceFactory};
+pub use service::{
+    HealthProbe, MetricFamily, MetricsSource, RequestContext, Service, ServiceFactory,
+};
 pub use supervision::{Backoff, RestartIntensity, RestartStrategy, SupervisionConfig};
 pub use topology::{Dependency, Registry, Swarm};

@@ -43,7 +43,8 @@ impl Histogram {
         self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }
 
-    fn render(&self, out: &mut String, name: &str, service: &str) {
+    /// Appends the histogram to `out` as Prometheus text, labelled with `service`.
+    pub fn render(&self, out: &mut String, name: &str, service: &str) {
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
             cumulative += self.counts[i].load(Relaxed);

@@ -56,6 +56,25 @@ pub trait Service: Send + 'static {
 /// Creates a fresh service instance for a worker (at start and at every restart).
 pub type ServiceFactory<S> = Arc<dyn Fn() -> Result<S, ServiceError> + Send + Sync>;
 
+/// One metric family a service adds to `/metrics`: its name, help and type, and its sample
+/// lines (already labelled with the service). Families of one name from several services
+/// are printed as one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    /// `swarm_<area>_<name>_<unit>`.
+    pub name: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// The sample lines, each ending in a newline.
+    pub samples: String,
+}
+
+/// A service's own figures for `/metrics` (see [`crate::config::Section::metrics_source`]),
+/// called with the service's name on every scrape; it must answer at once.
+pub type MetricsSource = Arc<dyn Fn(&str) -> Vec<MetricFamily> + Send + Sync>;
+
 /// A service's own health check (see [`crate::config::Section::health_probe`]): `Err` with
 /// the reason while the service cannot serve everything it should.
 pub type HealthProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;

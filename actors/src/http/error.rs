@@ -76,6 +76,12 @@ impl ApiError {
         (status_of(code), code)
     }
 
+    /// The JSON error body, `{"error": {"code", "message"}}` (also sent as the last event
+    /// of a stream that fails).
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": { "code": self.code().as_str(), "message": self.message() } })
+    }
+
     fn message(&self) -> String {
         match self {
             Self::Swarm(SwarmError::Internal(detail)) => {
@@ -96,10 +102,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let body =
-            serde_json::json!({ "error": { "code": code.as_str(), "message": self.message() } });
-        let mut response = (status, axum::Json(body)).into_response();
+        let status = status_of(self.code());
+        let mut response = (status, axum::Json(self.body())).into_response();
         let headers = response.headers_mut();
         if let ApiError::Swarm(e) = &self
             && let Some(after) = e.retry_after()

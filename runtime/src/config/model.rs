@@ -44,6 +44,7 @@ pub struct ServicePlan {
     pub(crate) attachments: Attachments,
     pub(crate) dependencies: Vec<DeclaredDependency>,
     pub(crate) probes: Vec<crate::service::HealthProbe>,
+    pub(crate) metrics: Vec<crate::service::MetricsSource>,
     pub(crate) starter: ServiceStarter,
 }
 
@@ -265,8 +266,12 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
             ),
         );
     }
-    let (dependencies, stages, probes) =
-        (diag.take_declared(), diag.take_stages(), diag.take_probes());
+    let (dependencies, stages, probes, metrics) = (
+        diag.take_declared(),
+        diag.take_stages(),
+        diag.take_probes(),
+        diag.take_metrics(),
+    );
     let entry = entry?;
     Some(ServicePlan {
         route_prefix,
@@ -277,6 +282,7 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
         attachments: entry.attachments.clone(),
         dependencies,
         probes,
+        metrics,
         spec: PoolSpec {
             name: name.to_string(),
             workers,

@@ -23,13 +23,20 @@ pub struct Diagnostics {
     stages: RefCell<Vec<String>>,
     /// Health probes a params parser added, taken per service like dependencies.
     probes: RefCell<Probes>,
+    /// Metrics sources a params parser added, taken the same way.
+    metrics: RefCell<Probes<crate::service::MetricsSource>>,
 }
 
-/// Health probes, shown by count in debug output.
-#[derive(Default)]
-struct Probes(Vec<crate::service::HealthProbe>);
+/// Health probes (or metrics sources), shown by count in debug output.
+struct Probes<T = crate::service::HealthProbe>(Vec<T>);
 
-impl std::fmt::Debug for Probes {
+impl<T> Default for Probes<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> std::fmt::Debug for Probes<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} probes", self.0.len())
     }
@@ -44,7 +51,12 @@ impl Diagnostics {
             declared: RefCell::new(Vec::new()),
             stages: RefCell::new(Vec::new()),
             probes: RefCell::new(Probes::default()),
+            metrics: RefCell::new(Probes::default()),
         }
+    }
+
+    pub(crate) fn take_metrics(&self) -> Vec<crate::service::MetricsSource> {
+        std::mem::take(&mut self.metrics.borrow_mut().0)
     }
 
     pub(crate) fn take_probes(&self) -> Vec<crate::service::HealthProbe> {
@@ -248,6 +260,12 @@ impl<'a> Section<'a> {
     /// called on an async thread, so it must answer at once (read a flag, try a lock).
     pub fn health_probe(&self, probe: crate::service::HealthProbe) {
         self.diag.probes.borrow_mut().0.push(probe);
+    }
+
+    /// Adds figures of the service's own to `/metrics` (an LLM engine's tokens and KV
+    /// cells). Called on every scrape, on an async thread: read atomics, nothing more.
+    pub fn metrics_source(&self, source: crate::service::MetricsSource) {
+        self.diag.metrics.borrow_mut().0.push(source);
     }
 
     /// Records a stage the service puts in front of its workers (such as a batcher), shown

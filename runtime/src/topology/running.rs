@@ -1,6 +1,7 @@
 //! A running swarm: its services under a root supervisor, its components, and the
 //! ordered shutdown (components stop taking work → pools drain → components finish).
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ struct Entry {
     type_id: TypeId,
     attachments: Attachments,
     probes: Vec<crate::service::HealthProbe>,
+    metrics: Vec<crate::service::MetricsSource>,
     running: Arc<dyn RunningService>,
 }
 
@@ -123,6 +125,7 @@ impl Swarm {
                     type_id: plan.type_id,
                     attachments: plan.attachments.clone(),
                     probes: plan.probes.clone(),
+                    metrics: plan.metrics.clone(),
                     running,
                 }),
                 Err(e) => {
@@ -293,7 +296,25 @@ impl Swarm {
                 (e.info.name.clone(), s.metrics(), s.queue_gauge())
             })
             .collect();
-        render_prometheus(&rows)
+        let mut text = render_prometheus(&rows);
+        // Services' own families, each printed once with the samples of every service.
+        let mut families: Vec<crate::service::MetricFamily> = Vec::new();
+        for e in &self.inner.services {
+            for family in e.metrics.iter().flat_map(|source| source(&e.info.name)) {
+                match families.iter_mut().find(|f| f.name == family.name) {
+                    Some(f) => f.samples.push_str(&family.samples),
+                    None => families.push(family),
+                }
+            }
+        }
+        for f in families {
+            let _ = write!(
+                text,
+                "# HELP {} {}\n# TYPE {} {}\n{}",
+                f.name, f.help, f.name, f.kind, f.samples
+            );
+        }
+        text
     }
 
     /// One line per component saying where it can be reached.

@@ -1,0 +1,357 @@
+//! The runtime shell: each worker is a replica owning one engine (the model is loaded once
+//! per process and shared); a worker runs up to `concurrency` requests at once, each one
+//! sequence in its engine, so requests beyond that wait in the runtime's bounded queue
+//! under its overflow policy. Deterministic requests are answered from the cache.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use swarm_runtime::config::{ByteSize, Section};
+use swarm_runtime::{MetricFamily, Registry, RequestContext, Service, ServiceError};
+use tokio::sync::mpsc;
+
+use super::LlmError;
+use super::cache::{CacheKey, ResponseCache};
+use super::engine::{Engine, EngineConfig};
+use super::job::{Event, FinishReason, Job, Usage};
+use super::model::{ChatMessage, Model};
+use super::sampling::{ResponseFormat, Sampling};
+use super::stats::EngineStats;
+
+/// What to continue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Prompt {
+    /// Chat messages, rendered with the model's chat template.
+    Chat(Vec<ChatMessage>),
+    /// Raw text, continued as it is.
+    Text(String),
+}
+
+/// A request to the `llm` service.
+#[derive(Debug, Clone)]
+pub enum LlmRequest {
+    /// Generate text.
+    Generate(Box<Generate>),
+    /// Say which model this is and its limits.
+    Describe,
+}
+
+/// The `llm` service's answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LlmResponse {
+    /// A finished generation.
+    Generated(Generation),
+    /// The model and its limits.
+    Described(ModelInfo),
+}
+
+/// The model a service runs, and its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// Its name (the GGUF file's stem).
+    pub name: String,
+    /// Tokens one sequence holds (prompt plus output).
+    pub context: u32,
+    /// Sequences one replica generates at once.
+    pub max_sequences: u32,
+}
+
+/// A generation request.
+#[derive(Debug, Clone)]
+pub struct Generate {
+    /// The prompt.
+    pub prompt: Prompt,
+    /// How to sample.
+    pub sampling: Sampling,
+    /// Where text goes as it is generated (streaming); `None` answers it all at the end.
+    pub stream: Option<mpsc::UnboundedSender<String>>,
+    /// Whether a deterministic answer may come from (and go to) the cache.
+    pub cache: bool,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The generated text (without any stop sequence).
+    pub text: String,
+    /// Why it ended.
+    pub finish_reason: FinishReason,
+    /// Token counts.
+    pub usage: Usage,
+    /// Answered from the cache.
+    pub cached: bool,
+}
+
+/// The `llm` service's params, for the Rust builder (same keys as YAML).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LlmParams {
+    /// The GGUF file.
+    pub model: PathBuf,
+    /// Sequences one replica generates at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_sequences: Option<u32>,
+    /// KV cells per sequence (prompt plus output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<u32>,
+    /// Tokens per decode step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_batch_tokens: Option<u32>,
+    /// llama.cpp threads per replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+    /// Response cache budget (0 turns it off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_bytes: Option<u64>,
+}
+
+impl swarm_runtime::topology::ServiceParams for LlmParams {
+    const TYPE: &'static str = "llm";
+}
+
+/// A replica's handle: its engine and the service's shared cache.
+#[derive(Clone)]
+pub struct LlmService {
+    engine: Arc<Engine>,
+    cache: Option<Arc<ResponseCache>>,
+}
+
+/// Requests one replica runs at once unless the YAML sets `concurrency` (match it to
+/// `params.max_sequences`: more wait inside the engine, fewer leave sequences unused).
+pub const CONCURRENCY: usize = 8;
+
+/// The request's tokens and grammar, checked to fit.
+struct Prepared {
+    tokens: Vec<llama_cpp_2::token::LlamaToken>,
+    grammar: Option<String>,
+    max_tokens: u32,
+}
+
+fn prepare(model: &Model, config: EngineConfig, req: &Generate) -> Result<Prepared, LlmError> {
+    let text = match &req.prompt {
+        Prompt::Chat(messages) => model.chat_prompt(messages)?,
+        Prompt::Text(t) => t.clone(),
+    };
+    let tokens = model.tokenize(&text);
+    let room = config.context as usize;
+    let wanted = req.sampling.max_tokens.map_or(1, |m| m as usize);
+    if tokens.is_empty() || tokens.len() + wanted > room {
+        return Err(LlmError::Invalid(format!(
+            "the prompt is {} tokens and max_tokens asks for {}; a sequence holds {room} tokens (params.context)",
+            tokens.len(),
+            wanted
+        )));
+    }
+    let max_tokens = req
+        .sampling
+        .max_tokens
+        .unwrap_or_else(|| u32::try_from(room - tokens.len()).unwrap_or(u32::MAX));
+    let grammar = match &req.sampling.response_format {
+        ResponseFormat::Text => None,
+        ResponseFormat::JsonObject => {
+            Some(schema_grammar(&serde_json::json!({ "type": "object" }))?)
+        }
+        ResponseFormat::JsonSchema(schema) => Some(schema_grammar(schema)?),
+    };
+    Ok(Prepared {
+        tokens,
+        grammar,
+        max_tokens,
+    })
+}
+
+fn schema_grammar(schema: &serde_json::Value) -> Result<String, LlmError> {
+    llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+        .map_err(|e| LlmError::Invalid(format!("response_format.json_schema.schema: {e}")))
+}
+
+impl LlmService {
+    /// A replica over `engine`, sharing `cache`.
+    pub fn new(engine: Arc<Engine>, cache: Option<Arc<ResponseCache>>) -> Self {
+        Self { engine, cache }
+    }
+
+    fn cache_key(&self, req: &Generate) -> Option<CacheKey> {
+        if !req.cache || !req.sampling.is_deterministic() || self.cache.is_none() {
+            return None;
+        }
+        let canonical =
+            serde_json::to_vec(&(&self.engine.model().name, &req.prompt, &req.sampling)).ok()?;
+        Some(CacheKey::of(&canonical))
+    }
+}
+
+impl Service for LlmService {
+    type Request = LlmRequest;
+    type Response = LlmResponse;
+
+    async fn handle(
+        &mut self,
+        req: LlmRequest,
+        ctx: &RequestContext,
+    ) -> Result<LlmResponse, ServiceError> {
+        match req {
+            LlmRequest::Describe => {
+                let config = self.engine.config();
+                Ok(LlmResponse::Described(ModelInfo {
+                    name: self.engine.model().name.clone(),
+                    context: config.context,
+                    max_sequences: config.max_sequences,
+                }))
+            }
+            LlmRequest::Generate(req) => self.generate(*req, ctx).await.map(LlmResponse::Generated),
+        }
+    }
+
+    fn concurrent_copy(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+impl LlmService {
+    async fn generate(
+        &self,
+        req: Generate,
+        ctx: &RequestContext,
+    ) -> Result<Generation, ServiceError> {
+        req.sampling
+            .validate()
+            .map_err(ServiceError::InvalidRequest)?;
+        let key = self.cache_key(&req);
+        if let (Some(key), Some(cache)) = (key, &self.cache)
+            && let Some(hit) = cache.get(key)
+        {
+            if let Some(stream) = &req.stream {
+                let _ = stream.send(hit.text.clone());
+            }
+            return Ok(Generation {
+                cached: true,
+                ..hit
+            });
+        }
+        let engine = self.engine.clone();
+        let config = engine.config();
+        let (stream, sampling) = (req.stream.clone(), req.sampling.clone());
+        // Templating, tokenising and building a grammar are CPU work: off the async threads.
+        let prepared = tokio::task::spawn_blocking(move || prepare(engine.model(), config, &req))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("llm task failed: {e}")))??;
+        let (events, mut rx) = mpsc::unbounded_channel();
+        self.engine.submit(Job {
+            prompt: prepared.tokens,
+            sampling,
+            grammar: prepared.grammar,
+            max_tokens: prepared.max_tokens,
+            deadline: ctx.deadline.into_std(),
+            events,
+        })?;
+        let mut text = String::new();
+        loop {
+            match rx.recv().await {
+                Some(Event::Text(piece)) => {
+                    // A streaming caller that went away cancels the sequence (dropping `rx`).
+                    if let Some(s) = &stream
+                        && s.send(piece.clone()).is_err()
+                    {
+                        return Err(ServiceError::Unavailable("the client went away".into()));
+                    }
+                    text.push_str(&piece);
+                }
+                Some(Event::Done(FinishReason::Deadline, _)) => {
+                    return Err(ServiceError::Timeout(
+                        "the deadline passed mid-generation".into(),
+                    ));
+                }
+                Some(Event::Done(finish_reason, usage)) => {
+                    let answer = Generation {
+                        text,
+                        finish_reason,
+                        usage,
+                        cached: false,
+                    };
+                    if let (Some(key), Some(cache)) = (key, &self.cache) {
+                        cache.put(key, answer.clone());
+                    }
+                    return Ok(answer);
+                }
+                Some(Event::Failed(why)) => return Err(ServiceError::InvalidRequest(why)),
+                None => {
+                    return Err(ServiceError::Internal(
+                        "the engine stopped mid-generation (it restarts on the next request)"
+                            .into(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Engines of one service (one per replica, re-made when a replica restarts), for metrics.
+type Replicas = Arc<std::sync::Mutex<Vec<std::sync::Weak<Engine>>>>;
+
+fn families(
+    service: &str,
+    replicas: &Replicas,
+    cache: Option<&ResponseCache>,
+) -> Vec<MetricFamily> {
+    let engines: Vec<Arc<Engine>> = replicas
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect();
+    let stats: Vec<&EngineStats> = engines.iter().map(|e| e.stats().as_ref()).collect();
+    super::stats::families(service, &stats, cache)
+}
+
+/// Registers service type `llm` (params: `model`, the GGUF file — required;
+/// `max_sequences` 8, `context` 2048, `max_batch_tokens` 512, `threads` (all cores),
+/// `cache_bytes` 64MiB) with its OpenAI-compatible routes.
+pub fn register(registry: &mut Registry) {
+    let mut registration = registry.service::<LlmService, _>("llm", |params: &Section<'_>| {
+        let model: Option<PathBuf> = params.required("model");
+        let max_sequences = params.or("max_sequences", 8u32);
+        let context = params.or("context", 2048u32);
+        let max_batch_tokens = params.or("max_batch_tokens", 512u32);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let threads = params.or("threads", cores);
+        let cache_bytes = params.or("cache_bytes", ByteSize(64 << 20)).0;
+        if !(1..=256).contains(&max_sequences) {
+            params.error("max_sequences", "must be between 1 and 256");
+        }
+        if !(16..=131_072).contains(&context) {
+            params.error("context", "must be between 16 and 131072");
+        }
+        if max_batch_tokens < max_sequences + 1 || max_batch_tokens > 65_536 {
+            params.error(
+                "max_batch_tokens",
+                "must be more than max_sequences and at most 65536",
+            );
+        }
+        if !(1..=1024).contains(&threads) {
+            params.error("threads", "must be between 1 and 1024");
+        }
+        let config = EngineConfig {
+            max_sequences,
+            context,
+            max_batch_tokens,
+            threads,
+        };
+        let model = model?;
+        let cache = (cache_bytes > 0).then(|| Arc::new(ResponseCache::new(cache_bytes)));
+        let replicas: Replicas = Default::default();
+        let (seen, cached) = (replicas.clone(), cache.clone());
+        params.metrics_source(Arc::new(move |service| {
+            families(service, &seen, cached.as_deref())
+        }));
+        Some(Arc::new(move || {
+            let loaded = Model::load(&model).map_err(ServiceError::from)?;
+            let engine = Arc::new(Engine::start(loaded, config).map_err(ServiceError::from)?);
+            let mut all = replicas.lock().unwrap_or_else(|p| p.into_inner());
+            all.retain(|e| e.strong_count() > 0);
+            all.push(Arc::downgrade(&engine));
+            Ok(LlmService::new(engine, cache.clone()))
+        }))
+    });
+    registration.concurrency(CONCURRENCY);
+    registration.expose(crate::http::HttpApi::new(super::api::routes));
+}
