@@ -43,3 +43,59 @@ async fn the_official_openai_client_works_unchanged() {
     assert!(seen["similar_cosine"].as_f64().unwrap() > 0.5);
     assert_eq!(seen["model"], "all-MiniLM-L6-v2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_openai_client_chats_streams_and_completes_unchanged() {
+    let model = format!(
+        "{}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    params: {{ model: {model}, context: 512, threads: 2 }}\n"
+    );
+    let (swarm, url) = common::start(&yaml).await;
+    let script = format!(
+        "{}/../scripts/openai_chat_check.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        tokio::process::Command::new("python3")
+            .arg(&script)
+            .arg(&url)
+            .output(),
+    )
+    .await
+    .expect("bounded")
+    .expect("python3 runs");
+    swarm.shutdown().await;
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert!(seen["whole"].as_str().unwrap().contains("Paris"), "{seen}");
+    assert_eq!(
+        seen["streamed"], seen["whole"],
+        "stream and whole answer agree: {seen}"
+    );
+    assert_eq!(seen["stream_finish"], seen["whole_finish"]);
+    assert_eq!(seen["stream_usage"], seen["whole_usage"]);
+    assert_eq!(seen["roles"], serde_json::json!(["assistant"]));
+    if seen["json_finish"] == "stop" {
+        let parsed: serde_json::Value =
+            serde_json::from_str(seen["json_text"].as_str().unwrap()).expect("JSON mode parses");
+        assert!(parsed.is_object());
+    }
+    assert!(
+        seen["completion"].as_str().unwrap().contains("Paris"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["models"],
+        serde_json::json!(["SmolLM2-135M-Instruct.Q4_1"])
+    );
+    assert_eq!(seen["refused"], 422);
+}
