@@ -12,6 +12,7 @@
 //! and the next job starts a fresh thread.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,22 @@ pub struct EngineConfig {
     pub threads: u32,
 }
 
+/// A running engine thread: where its jobs go, and whether it is still stepping.
+struct Thread {
+    jobs: Sender<Job>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Marks its thread dead when dropped: declared after the thread's sequences, it drops
+/// first when the thread unwinds, before their callers see their channels close.
+struct Alive(Arc<AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
+    }
+}
+
 /// Contexts are created one at a time in the process (creation mutates the model).
 static CREATING: Mutex<()> = Mutex::new(());
 
@@ -47,7 +64,7 @@ pub struct Engine {
     model: Arc<Model>,
     config: EngineConfig,
     stats: Arc<EngineStats>,
-    jobs: Mutex<Sender<Job>>,
+    jobs: Mutex<Thread>,
     /// Threads started after the first (the engine died and was restarted).
     pub restarts: std::sync::atomic::AtomicU64,
 }
@@ -83,17 +100,22 @@ impl Engine {
 
     /// Hands `job` to the engine thread (starting a new one if the last has died).
     pub fn submit(&self, job: Job) -> Result<(), LlmError> {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        match jobs.send(job) {
-            Ok(()) => Ok(()),
-            Err(mpsc::SendError(job)) => {
-                tracing::warn!(model = %self.model.name, "llm engine thread had stopped; starting a new one");
-                *jobs = spawn(self.model.clone(), self.config, self.stats.clone())?;
-                self.restarts.fetch_add(1, Relaxed);
-                jobs.send(job)
-                    .map_err(|_| LlmError::Engine("the engine thread stopped at start".into()))
+        let mut thread = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let job = if thread.alive.load(Relaxed) {
+            match thread.jobs.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
             }
-        }
+        } else {
+            job
+        };
+        tracing::warn!(model = %self.model.name, "llm engine thread had stopped; starting a new one");
+        *thread = spawn(self.model.clone(), self.config, self.stats.clone())?;
+        self.restarts.fetch_add(1, Relaxed);
+        thread
+            .jobs
+            .send(job)
+            .map_err(|_| LlmError::Engine("the engine thread stopped at start".into()))
     }
 }
 
@@ -101,17 +123,19 @@ fn spawn(
     model: Arc<Model>,
     config: EngineConfig,
     stats: Arc<EngineStats>,
-) -> Result<Sender<Job>, LlmError> {
+) -> Result<Thread, LlmError> {
     let (jobs, rx) = mpsc::channel();
     let (ready_tx, ready) = mpsc::sync_channel(1);
+    let alive = Arc::new(AtomicBool::new(true));
+    let flag = alive.clone();
     std::thread::Builder::new()
         .name("llm-engine".into())
-        .spawn(move || run(&model, config, &stats, &rx, &ready_tx))
+        .spawn(move || run(&model, config, &stats, &rx, &ready_tx, flag))
         .map_err(|e| LlmError::Engine(format!("cannot start the engine thread: {e}")))?;
     ready
         .recv()
         .map_err(|_| LlmError::Engine("the engine thread stopped while starting".into()))??;
-    Ok(jobs)
+    Ok(Thread { jobs, alive })
 }
 
 fn context_params(config: EngineConfig) -> LlamaContextParams {
@@ -134,6 +158,7 @@ fn run(
     stats: &EngineStats,
     jobs: &Receiver<Job>,
     ready: &mpsc::SyncSender<Result<(), LlmError>>,
+    alive: Arc<AtomicBool>,
 ) {
     let created = {
         let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
@@ -160,6 +185,7 @@ fn run(
     let mut free: Vec<i32> = (0..config.max_sequences as i32).rev().collect();
     let mut waiting = std::collections::VecDeque::<Job>::new();
     let mut running: Vec<Sequence> = Vec::new();
+    let _alive = Alive(alive);
     let mut open = true;
     loop {
         if running.is_empty() && waiting.is_empty() {

@@ -62,4 +62,8 @@ pub struct Job {
     pub deadline: std::time::Instant,
     /// Where events go; the job is cancelled (its KV cells freed) once nobody listens.
     pub events: mpsc::UnboundedSender<Event>,
+    /// Fault injection (tests only): the engine thread panics when this sequence has
+    /// generated this many tokens.
+    #[cfg(feature = "fault-injection")]
+    pub panic_after: Option<u32>,
 }

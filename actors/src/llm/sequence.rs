@@ -189,6 +189,10 @@ impl Sequence {
             return Some(FinishReason::Stop);
         }
         self.generated += 1;
+        #[cfg(feature = "fault-injection")]
+        if self.job.panic_after == Some(self.generated) {
+            panic!("injected fault: the engine panics mid-generation");
+        }
         self.piece.clear();
         vocab.token_to_piece_into(token, &mut self.piece, false, None);
         let text = self.pieces.push(&self.piece);

@@ -243,6 +243,8 @@ impl LlmService {
             max_tokens: prepared.max_tokens,
             deadline: ctx.deadline.into_std(),
             events,
+            #[cfg(feature = "fault-injection")]
+            panic_after: None,
         })?;
         let mut text = String::new();
         loop {
