@@ -4,7 +4,9 @@ CONFIG ?= config/swarm.yaml
 
 MODELS ?= models
 
-.PHONY: run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
+LLM_MODEL ?= $(MODELS)/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+
+.PHONY: llm-peer llm-reference bench-llm run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: build-deps models
@@ -68,3 +70,18 @@ bench-vector: models
 bench-gateway: tools
 	$(CARGO) build --release -p swarm-benches --bin gateway-load
 	./target/release/gateway-load
+
+## llama.cpp's own tools (llama-simple, llama-server) from the llama-cpp-python sdist, into target/llama.cpp.
+llm-peer: build-deps
+	bash scripts/llama_cpp_peer.sh
+
+## Regenerate the known answers of tests/llm_reference.rs with llama.cpp's own greedy decoding.
+llm-reference: models llm-peer
+	python3 scripts/llm_reference.py target/llama.cpp/build/bin/llama-simple $(LLM_MODEL) actors/tests/data/llm_reference.json
+
+## The llm service against llama.cpp's llama-server, side by side (same GGUF, same threads).
+bench-llm: models llm-peer
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-target} $(CARGO) build --release -p swarm-actors --bin swarm
+	python3 -m pip install -q httpx matplotlib
+	python3 benches/peers/llm_compare.py --swarm $${CARGO_TARGET_DIR:-target}/release/swarm \
+	  --server target/llama.cpp/build/bin/llama-server --model $(LLM_MODEL) --out target/llm-bench

@@ -119,6 +119,7 @@ pub fn families(
     for (name, help, pick) in timed {
         let mut samples = String::new();
         for (i, s) in engines.iter().enumerate() {
+            // The runtime's histogram labels by service; the replica label rides along.
             pick(s).render(&mut samples, name, &format!("{service}\",replica=\"{i}"));
         }
         out.push(MetricFamily {
