@@ -135,10 +135,13 @@ fn prepare(model: &Model, config: EngineConfig, req: &Generate) -> Result<Prepar
     let room = config.context as usize;
     let wanted = req.sampling.max_tokens.map_or(1, |m| m as usize);
     if tokens.is_empty() || tokens.len() + wanted > room {
+        let asked = match req.sampling.max_tokens {
+            Some(m) => format!(" and max_tokens asks for {m}"),
+            None => String::new(),
+        };
         return Err(LlmError::Invalid(format!(
-            "the prompt is {} tokens and max_tokens asks for {}; a sequence holds {room} tokens (params.context)",
-            tokens.len(),
-            wanted
+            "the prompt is {} tokens{asked}; a sequence holds {room} tokens (params.context)",
+            tokens.len()
         )));
     }
     let max_tokens = req
