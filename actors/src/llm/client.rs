@@ -1,6 +1,8 @@
 //! The `llm` service's typed client, for the routes and for Rust apps embedding a swarm:
 //! whole answers, or a stream of text as it is generated.
 
+use std::sync::{Arc, OnceLock};
+
 use swarm_runtime::{CallOptions, Client, SwarmError};
 use tokio::sync::mpsc;
 
@@ -13,13 +15,13 @@ use crate::http::ServiceClient;
 
 /// Generates text on a swarm's `llm` service.
 #[derive(Clone)]
-pub struct LlmClient(Client<LlmService>);
+pub struct LlmClient(Client<LlmService>, Arc<OnceLock<ModelInfo>>);
 
 impl ServiceClient for LlmClient {
     type Service = LlmService;
 
     fn from_client(client: Client<LlmService>) -> Self {
-        Self(client)
+        Self(client, Arc::default())
     }
 }
 
@@ -117,10 +119,14 @@ impl LlmClient {
         TokenStream { pieces, result }
     }
 
-    /// The model and its limits.
+    /// The model and its limits (asked once, then remembered: a service's model does not
+    /// change while it runs, and asking again would queue behind generations).
     pub async fn model(&self, options: CallOptions) -> Result<ModelInfo, SwarmError> {
+        if let Some(known) = self.1.get() {
+            return Ok(known.clone());
+        }
         match self.0.call_with(LlmRequest::Describe, options).await? {
-            LlmResponse::Described(m) => Ok(m),
+            LlmResponse::Described(m) => Ok(self.1.get_or_init(|| m).clone()),
             LlmResponse::Generated(_) => Err(unexpected()),
         }
     }
