@@ -142,12 +142,15 @@ def main():
     ap.add_argument("--clients", default="1,2,4,8,16")
     ap.add_argument("--per-client", type=int, default=3)
     ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--only", default="swarm,llama-server", help="engines to run, comma-separated")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     levels = [int(x) for x in a.clients.split(",")]
     results = {}
     for name, start in [("swarm", lambda: start_swarm(a.swarm, a.model, a.threads, a.slots, a.ctx)),
                         ("llama-server", lambda: start_server(a.server, a.model, a.threads, a.slots, a.ctx))]:
+        if name not in a.only.split(","):
+            continue
         proc, url, extra = start()
         try:
             with httpx.Client() as c:
@@ -162,6 +165,8 @@ def main():
             proc.wait(timeout=30)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({"threads": a.threads, "slots": a.slots, "max_tokens": a.max_tokens, "results": results}, f, indent=1)
+    if len(results) < 2:
+        return
     lines = ["| clients | swarm tok/s | llama-server tok/s | ratio | swarm TTFT p50 / p99 (ms) | llama-server TTFT p50 / p99 (ms) | swarm decode tok/s (median/stream) | llama-server decode tok/s |",
              "|---|---|---|---|---|---|---|---|"]
     for s, l in zip(results["swarm"], results["llama-server"]):

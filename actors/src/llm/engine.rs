@@ -6,7 +6,10 @@
 //! freed at once; newcomers join at the next step. Each sequence has its own KV stream
 //! (llama.cpp's non-unified cache): its attention sees only its own cells, laid out as
 //! they would be alone, so batched greedy decoding gives exactly the text decoded alone
-//! (a unified cache interleaves sequences' cells and changed 3 of 8 test answers). If the
+//! (a unified cache interleaves sequences' cells and changed 3 of 8 test answers). With
+//! per-sequence streams llama.cpp puts one run of consecutive sequence ids in a
+//! micro-batch, so ids are handed out lowest first and tokens enter a step in id order
+//! (unsorted, a step split into many micro-batches: 81 against 128 tok/s at 16 streams). If the
 //! thread dies (a panic in
 //! llama.cpp's glue), its callers' event channels close — they get an error, not a hang —
 //! and the next job starts a fresh thread.
@@ -182,7 +185,12 @@ fn run(
     stats.kv_capacity.store(u64::from(ctx.n_ctx()), Relaxed);
     let width = config.max_batch_tokens as usize;
     let mut batch = LlamaBatch::new(width, i32::try_from(config.max_sequences).unwrap_or(1));
-    let mut free: Vec<i32> = (0..config.max_sequences as i32).rev().collect();
+    // Lowest ids first (a min-heap): llama.cpp batches one run of consecutive sequence ids
+    // per micro-batch, so compact ids keep a step in one micro-batch.
+    let mut free: std::collections::BinaryHeap<std::cmp::Reverse<i32>> = (0..config.max_sequences
+        as i32)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut waiting = std::collections::VecDeque::<Job>::new();
     let mut running: Vec<Sequence> = Vec::new();
     let _alive = Alive(alive);
@@ -207,7 +215,7 @@ fn run(
                 }
             }
         }
-        while let Some(&id) = free.last() {
+        while let Some(&std::cmp::Reverse(id)) = free.peek() {
             let Some(job) = waiting.pop_front() else {
                 break;
             };
@@ -216,6 +224,7 @@ fn run(
                 running.push(seq);
             }
         }
+
         // Sequences whose caller left or whose deadline passed end before the step.
         let now = Instant::now();
         let mut i = 0;
@@ -224,7 +233,7 @@ fn run(
             if gone || running[i].is_expired(now) {
                 let seq = running.swap_remove(i);
                 let _ = ctx.clear_kv_cache_seq(u32::try_from(seq.id).ok(), None, None);
-                free.push(seq.id);
+                free.push(std::cmp::Reverse(seq.id));
                 if !gone {
                     seq.finish(FinishReason::Deadline);
                 }
@@ -237,6 +246,8 @@ fn run(
         if running.is_empty() {
             continue;
         }
+        // Tokens go in in sequence-id order (see `free`).
+        running.sort_by_key(|s| s.id);
         batch.clear();
         for seq in &mut running {
             seq.add_decode(&mut batch);
@@ -257,7 +268,7 @@ fn run(
             tracing::error!(error = %e, "llm decode step failed");
             for seq in running.drain(..) {
                 let _ = ctx.clear_kv_cache_seq(u32::try_from(seq.id).ok(), None, None);
-                free.push(seq.id);
+                free.push(std::cmp::Reverse(seq.id));
                 seq.fail(format!("the decode step failed: {e}"));
             }
             continue;
@@ -268,7 +279,7 @@ fn run(
                 Some(reason) => {
                     let seq = running.swap_remove(i);
                     let _ = ctx.clear_kv_cache_seq(u32::try_from(seq.id).ok(), None, None);
-                    free.push(seq.id);
+                    free.push(std::cmp::Reverse(seq.id));
                     seq.finish(reason);
                 }
                 None => i += 1,
