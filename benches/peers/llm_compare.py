@@ -1,6 +1,6 @@
 """The swarm's `llm` service against llama.cpp's own `llama-server`, side by side in one run:
 same GGUF, same CPU threads, same slots, the same streaming OpenAI requests from the same
-client. Per engine (one at a time, so they never share the CPU) and per number of
+client. Per engine (taking turns, so they never share the CPU) and per number of
 concurrent streaming clients (1, 2, 4, 8, 16): aggregate tokens/s, time to first token
 p50/p99, and single-stream decode tokens/s. Writes results.json, a markdown table and a
 PNG plot into --out.
@@ -140,31 +140,46 @@ def main():
     ap.add_argument("--slots", type=int, default=16)
     ap.add_argument("--ctx", type=int, default=1024)
     ap.add_argument("--clients", default="1,2,4,8,16")
-    ap.add_argument("--per-client", type=int, default=3)
+    ap.add_argument("--per-client", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--only", default="swarm,llama-server", help="engines to run, comma-separated")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     levels = [int(x) for x in a.clients.split(",")]
-    results = {}
-    for name, start in [("swarm", lambda: start_swarm(a.swarm, a.model, a.threads, a.slots, a.ctx)),
-                        ("llama-server", lambda: start_server(a.server, a.model, a.threads, a.slots, a.ctx))]:
-        if name not in a.only.split(","):
-            continue
-        proc, url, extra = start()
-        try:
+    starters = {"swarm": lambda: start_swarm(a.swarm, a.model, a.threads, a.slots, a.ctx),
+                "llama-server": lambda: start_server(a.server, a.model, a.threads, a.slots, a.ctx)}
+    names = [n for n in starters if n in a.only.split(",")]
+    # Both run for the whole benchmark (idle while the other works) and take turns at every
+    # level, `--rounds` times, alternating who goes first, so drift of a shared machine
+    # hits both alike; each figure is the median over rounds.
+    running = {}
+    try:
+        for name in names:
+            running[name] = starters[name]()
             with httpx.Client() as c:
-                one_request(c, url, extra, 999, 16)  # warm-up
-            results[name] = []
-            for n in levels:
-                row = run_level(url, extra, n, a.per_client, a.max_tokens)
+                one_request(c, running[name][1], running[name][2], 999, 16)  # warm-up
+        results = {name: [] for name in names}
+        for n in levels:
+            rounds = {name: [] for name in names}
+            for r in range(a.rounds):
+                for name in (names if r % 2 == 0 else names[::-1]):
+                    _, url, extra = running[name]
+                    rounds[name].append(run_level(url, extra, n, a.per_client, a.max_tokens))
+            for name in names:
+                rows = rounds[name]
+                row = {k: statistics.median(x[k] for x in rows) for k in rows[0]}
+                row["clients"] = n
+                row["rounds"] = len(rows)
                 print(name, json.dumps(row), flush=True)
                 results[name].append(row)
-        finally:
+    finally:
+        for proc, _, _ in running.values():
             proc.terminate()
             proc.wait(timeout=30)
     with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump({"threads": a.threads, "slots": a.slots, "max_tokens": a.max_tokens, "results": results}, f, indent=1)
+        json.dump({"threads": a.threads, "slots": a.slots, "max_tokens": a.max_tokens, "per_client": a.per_client,
+                   "rounds": a.rounds, "results": results}, f, indent=1)
     if len(results) < 2:
         return
     lines = ["| clients | swarm tok/s | llama-server tok/s | ratio | swarm TTFT p50 / p99 (ms) | llama-server TTFT p50 / p99 (ms) | swarm decode tok/s (median/stream) | llama-server decode tok/s |",
@@ -177,27 +192,37 @@ def main():
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write(table + "\n")
     print(table)
+    plot(results, levels, a.out)
+
+
+def plot(results, levels, out):
+    """Throughput and TTFT against concurrent clients, one colour per engine."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-        for name, rows in results.items():
-            xs = [r["clients"] for r in rows]
-            ax1.plot(xs, [r["aggregate_tok_s"] for r in rows], marker="o", label=name)
-            ax2.plot(xs, [r["ttft_p50_s"] * 1e3 for r in rows], marker="o", label=f"{name} p50")
-            ax2.plot(xs, [r["ttft_p99_s"] * 1e3 for r in rows], marker="x", linestyle="--", label=f"{name} p99")
-        ax1.set(xscale="log", xlabel="concurrent streaming clients", ylabel="aggregate tokens/s", title="Throughput")
-        ax2.set(xscale="log", yscale="log", xlabel="concurrent streaming clients", ylabel="time to first token (ms)", title="TTFT")
-        for ax in (ax1, ax2):
-            ax.set_xticks(levels, [str(x) for x in levels])
-            ax.grid(True, alpha=0.3)
-            ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(a.out, "llm_compare.png"), dpi=110)
     except ImportError:
         print("matplotlib not installed; no plot")
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for (name, rows), colour in zip(results.items(), ["tab:blue", "tab:orange"]):
+        xs = [r["clients"] for r in rows]
+        ax1.plot(xs, [r["aggregate_tok_s"] for r in rows], marker="o", color=colour, label=name)
+        ax2.plot(xs, [r["ttft_p50_s"] * 1e3 for r in rows], marker="o", color=colour, label=f"{name} p50")
+        ax2.plot(xs, [r["ttft_p99_s"] * 1e3 for r in rows], marker="x", linestyle="--", color=colour, label=f"{name} p99")
+    ax1.set(xscale="log", xlabel="concurrent streaming clients", ylabel="aggregate tokens/s", title="Throughput")
+    ax2.set(xscale="log", yscale="log", xlabel="concurrent streaming clients", ylabel="time to first token (ms)", title="TTFT")
+    for ax in (ax1, ax2):
+        ax.set_xticks(levels, [str(x) for x in levels])
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "llm_compare.png"), dpi=110)
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--plot":
+        saved = json.load(open(sys.argv[2]))["results"]
+        plot(saved, [r["clients"] for r in next(iter(saved.values()))], os.path.dirname(sys.argv[2]))
+        sys.exit(0)
     main()
