@@ -283,22 +283,7 @@ async fn overload_is_429_and_a_disconnect_frees_the_slot() {
         tokio::spawn(
             async move { post(&cb, eb, chat("Say yes.", json!({ "max_tokens": 4 }))).await },
         );
-    swarm_test_util::until_some(|| {
-        let (c, url) = (c.clone(), url.clone());
-        async move {
-            let m = c
-                .get(format!("{url}/metrics"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            m.contains("swarm_queue_depth{service=\"llm\"} 1")
-                .then_some(())
-        }
-    })
-    .await;
+    common::until_metric(&c, &url, "swarm_queue_depth{service=\"llm\"} 1").await;
     let (s, v) = post(
         &c,
         endpoint.clone(),
@@ -312,21 +297,11 @@ async fn overload_is_429_and_a_disconnect_frees_the_slot() {
     drop(a);
     let (s, v) = common::within(b).await.unwrap();
     assert_eq!(s, StatusCode::OK, "{v}");
-    swarm_test_util::until_some(|| {
-        let (c, url) = (c.clone(), url.clone());
-        async move {
-            let m = c
-                .get(format!("{url}/metrics"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            m.contains("swarm_llm_sequences_running{service=\"llm\",replica=\"0\"} 0")
-                .then_some(())
-        }
-    })
+    common::until_metric(
+        &c,
+        &url,
+        "swarm_llm_sequences_running{service=\"llm\",replica=\"0\"} 0",
+    )
     .await;
     swarm.shutdown().await;
 }

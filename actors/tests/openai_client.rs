@@ -11,28 +11,8 @@ async fn the_official_openai_client_works_unchanged() {
         "gateway:\n  listen: 127.0.0.1:0\nservices:\n  embed:\n    type: embed\n    workers: 8\n    params: {{ model_dir: {dir} }}\n"
     );
     let (swarm, url) = common::start(&yaml).await;
-    let script = format!(
-        "{}/../scripts/openai_client_check.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        tokio::process::Command::new("python3")
-            .arg(&script)
-            .arg(&url)
-            .output(),
-    )
-    .await
-    .expect("bounded")
-    .expect("python3 runs");
+    let seen = common::python_check("openai_client_check.py", &url).await;
     swarm.shutdown().await;
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     assert_eq!(seen["count"], 2);
     assert_eq!(seen["dims"], serde_json::json!([384, 384, 384]));
     assert_eq!(seen["indexes"], serde_json::json!([0, 1]));
@@ -54,28 +34,8 @@ async fn the_official_openai_client_chats_streams_and_completes_unchanged() {
         "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    params: {{ model: {model}, context: 512, threads: 2 }}\n"
     );
     let (swarm, url) = common::start(&yaml).await;
-    let script = format!(
-        "{}/../scripts/openai_chat_check.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(300),
-        tokio::process::Command::new("python3")
-            .arg(&script)
-            .arg(&url)
-            .output(),
-    )
-    .await
-    .expect("bounded")
-    .expect("python3 runs");
+    let seen = common::python_check("openai_chat_check.py", &url).await;
     swarm.shutdown().await;
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     // A 135M model's answers are not always right (the text itself is checked against
     // llama.cpp's); here the client's view of it must be whole and consistent.
     assert!(!seen["whole"].as_str().unwrap().is_empty(), "{seen}");

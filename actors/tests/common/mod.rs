@@ -95,3 +95,42 @@ pub fn http() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// Waits (bounded, no sleeps) until the gateway's `/metrics` at `url` holds `line`.
+pub async fn until_metric(c: &reqwest::Client, url: &str, line: &str) {
+    swarm_test_util::until_some(|| async {
+        let m = c
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        m.contains(line).then_some(())
+    })
+    .await;
+}
+
+/// Runs `scripts/<script>` with python3 against the gateway at `url` (bounded); the one
+/// JSON line it prints, or a failure with its output.
+pub async fn python_check(script: &str, url: &str) -> serde_json::Value {
+    let path = format!("{}/../scripts/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new("python3")
+            .arg(&path)
+            .arg(url)
+            .output(),
+    )
+    .await
+    .expect("bounded")
+    .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
