@@ -79,10 +79,10 @@ async fn a_committed_write_is_answered_past_its_deadline_and_an_expired_one_neve
     // Committed, then held past the deadline: the caller waits and gets the answer.
     let mut gate = Gate::new();
     // A deadline long enough for the worker to take the job even on a loaded machine.
-    let deadline = Instant::now() + Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(2);
     let c = client.clone();
     let j = job(true, &gate, &committed_tx);
-    let call = tokio::spawn(async move { c.call_with(j, timeout(1000)).await });
+    let call = tokio::spawn(async move { c.call_with(j, timeout(2000)).await });
     gate.started().await;
     assert_eq!(within(committed.recv()).await, Some(true));
     // Waiting for the deadline is the point of the test, not a synchronisation.
@@ -98,16 +98,19 @@ async fn a_committed_write_is_answered_past_its_deadline_and_an_expired_one_neve
     let mut gate = Gate::new();
     let c = client.clone();
     let j = job(false, &gate, &committed_tx);
-    let call = tokio::spawn(async move { c.call_with(j, timeout(1000)).await });
+    let call = tokio::spawn(async move { c.call_with(j, timeout(2000)).await });
     gate.started().await;
     assert_eq!(
         within(call).await.expect("task"),
         Err(SwarmError::DeadlineExceeded)
     );
     gate.release.add_permits(1);
-    assert_eq!(
+    // The handler is either cancelled once its caller is gone (its job, with the last
+    // sender, dropped: `None`) or reaches its commit and is refused (`Some(false)`).
+    drop(committed_tx);
+    assert_ne!(
         within(committed.recv()).await,
-        Some(false),
+        Some(true),
         "an answered 504 never commits"
     );
 }
