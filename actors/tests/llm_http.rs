@@ -255,6 +255,12 @@ async fn bad_requests_are_422_naming_the_field_and_the_cache_answers_identically
         "{metrics}"
     );
     assert!(
+        metrics.contains(
+            "swarm_llm_time_to_first_token_seconds_count{service=\"llm\",replica=\"0\"} "
+        ),
+        "{metrics}"
+    );
+    assert!(
         metrics.contains("swarm_llm_tokens_generated_total{service=\"llm\",replica=\"0\"}"),
         "{metrics}"
     );

@@ -45,22 +45,22 @@ impl Histogram {
 
     /// Appends the histogram to `out` as Prometheus text, labelled with `service`.
     pub fn render(&self, out: &mut String, name: &str, service: &str) {
+        self.render_labelled(out, name, &format!("service=\"{service}\""));
+    }
+
+    /// Appends the histogram to `out` as Prometheus text with `labels` (already written
+    /// out: `service="llm",replica="0"`) on every sample.
+    pub fn render_labelled(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
             cumulative += self.counts[i].load(Relaxed);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{service=\"{service}\",le=\"{bound}\"}} {cumulative}"
-            );
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
         }
         cumulative += self.counts[BUCKETS.len()].load(Relaxed);
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{service=\"{service}\",le=\"+Inf\"}} {cumulative}"
-        );
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
         let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "{name}_sum{{service=\"{service}\"}} {sum}");
-        let _ = writeln!(out, "{name}_count{{service=\"{service}\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
     }
 }
 

@@ -119,8 +119,8 @@ pub fn families(
     for (name, help, pick) in timed {
         let mut samples = String::new();
         for (i, s) in engines.iter().enumerate() {
-            // The runtime's histogram labels by service; the replica label rides along.
-            pick(s).render(&mut samples, name, &format!("{service}\",replica=\"{i}"));
+            let labels = format!("service=\"{service}\",replica=\"{i}\"");
+            pick(s).render_labelled(&mut samples, name, &labels);
         }
         out.push(MetricFamily {
             name,
