@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::post;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -264,11 +265,6 @@ async fn ended_rounds_past_their_time_expire() {
     );
     assert_eq!(status_of(&c, &url, &second).await.0, StatusCode::OK);
     swarm.shutdown().await;
-}
-
-async fn post(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    (r.status(), r.json().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

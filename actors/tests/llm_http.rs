@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::post;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -21,11 +22,6 @@ fn yaml(max_sequences: u32, queue: &str) -> String {
         "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    concurrency: {max_sequences}\n    queue: {queue}\n    params:\n      model: {}\n      max_sequences: {max_sequences}\n      context: 512\n      max_batch_tokens: 256\n      threads: 2\n",
         model()
     )
-}
-
-async fn post(c: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    let r = c.post(url).json(&body).send().await.unwrap();
-    (r.status(), r.json().await.unwrap())
 }
 
 fn chat(prompt: &str, extra: Value) -> Value {

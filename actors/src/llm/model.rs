@@ -126,11 +126,6 @@ impl Model {
             .map_err(|e| LlmError::Invalid(format!("messages: the chat template failed: {e}")))
     }
 
-    /// Size of the model's training context.
-    pub fn context_trained(&self) -> u32 {
-        self.llama.n_ctx_train()
-    }
-
     /// The vocabulary size.
     pub fn vocab_size(&self) -> i32 {
         self.llama.n_vocab()

@@ -126,8 +126,7 @@ async fn chat(
     Call(options): Call,
     ValidJson(body): ValidJson<OpenAiBody>,
 ) -> Result<Response, ApiError> {
-    let model = body.model.clone();
-    answer(client, options, Kind::Chat, model, body.into_chat()).await
+    answer(client, options, Kind::Chat, body.into_chat()).await
 }
 
 async fn completions(
@@ -135,21 +134,19 @@ async fn completions(
     Call(options): Call,
     ValidJson(body): ValidJson<OpenAiBody>,
 ) -> Result<Response, ApiError> {
-    let model = body.model.clone();
-    answer(client, options, Kind::Text, model, body.into_completion()).await
+    answer(client, options, Kind::Text, body.into_completion()).await
 }
 
 async fn answer(
     client: LlmClient,
     options: CallOptions,
     kind: Kind,
-    asked_model: Option<String>,
     asked: Result<Asked, String>,
 ) -> Result<Response, ApiError> {
     let (request, streaming, include_usage) = asked.map_err(ApiError::invalid)?;
+    // The service runs one model; a request naming another is served by it, as
+    // llama-server does, and the answer names the model that served it.
     let served = client.model(options.clone()).await?.name;
-    // The service runs one model; a request naming another is served by it, as llama-server does.
-    let _ = asked_model;
     let head = Head::new(kind, served);
     if !streaming {
         let g = client

@@ -134,3 +134,13 @@ pub async fn python_check(script: &str, url: &str) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("one JSON line")
 }
+
+/// POSTs `body` as JSON to `url`: the status and the JSON answer.
+pub async fn post(
+    c: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let r = c.post(url).json(&body).send().await.expect("request sent");
+    (r.status(), r.json().await.expect("a JSON answer"))
+}
