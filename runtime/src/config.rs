@@ -7,6 +7,7 @@
 mod interpolate;
 mod links;
 mod model;
+mod pools;
 mod reader;
 pub mod yaml;
 
@@ -15,6 +16,7 @@ use std::path::Path;
 
 pub use interpolate::interpolate;
 pub use model::{ComponentPlan, ServicePlan, SwarmConfig, TelemetryConfig};
+pub use pools::PoolPlan;
 pub use reader::{Diagnostics, FromNode, Section, parse_bytes, parse_duration};
 
 /// A size in bytes, written in YAML as `1048576`, `512KiB`, `1MiB`, ….

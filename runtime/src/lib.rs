@@ -17,6 +17,7 @@ pub mod error;
 pub mod metrics;
 pub mod pool;
 pub mod queue;
+pub mod scheduler;
 pub mod service;
 pub mod supervision;
 pub mod telemetry;

@@ -197,12 +197,13 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Renders the Prometheus text exposition for a set of services.
+/// Renders the Prometheus text exposition for a set of pools, each given by its label
+/// set (`service="echo"`, or `service="llm",pool="cpu"` for one pool of a service).
 pub fn render_prometheus(services: &[(String, &ServiceMetrics, QueueGauge)]) -> String {
     let mut out = String::new();
     for (name, kind, help) in METRICS {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (service, m, q) in services {
+        for (labels, m, q) in services {
             let value = match *name {
                 "swarm_queue_depth" => q.depth as u64,
                 "swarm_queue_capacity" => q.capacity as u64,
@@ -219,22 +220,21 @@ pub fn render_prometheus(services: &[(String, &ServiceMetrics, QueueGauge)]) -> 
                 "swarm_service_errors_total" => {
                     for (code, n) in ErrorCode::RUNTIME.iter().zip(&m.errors) {
                         let n = n.load(Relaxed);
-                        let _ =
-                            writeln!(out, "{name}{{service=\"{service}\",code=\"{code}\"}} {n}");
+                        let _ = writeln!(out, "{name}{{{labels},code=\"{code}\"}} {n}");
                     }
                     continue;
                 }
                 "swarm_queue_wait_seconds" => {
-                    m.queue_wait.render(&mut out, name, service);
+                    m.queue_wait.render_labelled(&mut out, name, labels);
                     continue;
                 }
                 "swarm_service_latency_seconds" => {
-                    m.latency.render(&mut out, name, service);
+                    m.latency.render_labelled(&mut out, name, labels);
                     continue;
                 }
                 _ => continue,
             };
-            let _ = writeln!(out, "{name}{{service=\"{service}\"}} {value}");
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
     }
     out

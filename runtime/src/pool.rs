@@ -5,8 +5,8 @@
 mod supervisor;
 mod worker;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorRef};
@@ -18,6 +18,7 @@ use crate::envelope::Envelope;
 use crate::error::SwarmError;
 use crate::metrics::{QueueGauge, ServiceMetrics};
 use crate::queue::{BoundedQueue, OverflowPolicy};
+use crate::scheduler::{Pace, Router};
 use crate::service::{Service, ServiceFactory};
 use crate::supervision::SupervisionConfig;
 
@@ -43,6 +44,8 @@ pub struct PoolSpec {
     pub idempotent: bool,
     /// Restart strategy, intensity and backoff.
     pub supervision: SupervisionConfig,
+    /// The pool's name when the service runs on several pools (`pools:`).
+    pub pool: Option<String>,
 }
 
 impl PoolSpec {
@@ -57,6 +60,7 @@ impl PoolSpec {
             default_deadline: Duration::from_secs(30),
             idempotent: false,
             supervision: SupervisionConfig::default(),
+            pool: None,
         }
     }
 }
@@ -116,6 +120,11 @@ pub(crate) struct PoolShared<S: Service> {
     lifecycle: AtomicU8,
     /// Signalled whenever a request finishes, so drains wait without polling.
     pub(crate) progress: Notify,
+    /// Observed service time, for the scheduler's estimates.
+    pub(crate) pace: Pace,
+    /// The service's router and this pool's index in it, when it runs on several pools:
+    /// an idle worker may take queued work from a sibling pool.
+    pub(crate) siblings: OnceLock<(Weak<Router<S>>, usize)>,
 }
 
 impl<S: Service> PoolShared<S> {
@@ -159,6 +168,8 @@ impl<S: Service> ServicePool<S> {
             metrics,
             lifecycle: AtomicU8::new(Lifecycle::Starting as u8),
             progress: Notify::new(),
+            pace: Pace::default(),
+            siblings: OnceLock::new(),
         });
         // Unnamed: ractor's name registry is process-global and two swarms may share names.
         let actor = supervisor::PoolSupervisor::<S>::new();
@@ -179,6 +190,10 @@ impl<S: Service> ServicePool<S> {
     /// A typed client for this pool.
     pub fn client(&self) -> Client<S> {
         Client::new(self.shared.clone())
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<PoolShared<S>> {
+        &self.shared
     }
 
     /// The pool's spec.

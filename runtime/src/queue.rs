@@ -69,6 +69,9 @@ pub(crate) struct BoundedQueue<E> {
     items: Semaphore,
     space: Notify,
     metrics: Arc<ServiceMetrics>,
+    /// Woken on every push when the service runs on several pools, so idle workers of
+    /// sibling pools can consider taking the work.
+    pub(crate) on_push: std::sync::OnceLock<Arc<Notify>>,
 }
 
 impl<E: Rejectable> BoundedQueue<E> {
@@ -91,6 +94,7 @@ impl<E: Rejectable> BoundedQueue<E> {
             items: Semaphore::new(0),
             space: Notify::new(),
             metrics,
+            on_push: std::sync::OnceLock::new(),
         }
     }
 
@@ -123,6 +127,36 @@ impl<E: Rejectable> BoundedQueue<E> {
 
     fn pushed(&self) {
         self.items.add_permits(1);
+        if let Some(n) = self.on_push.get() {
+            n.notify_waiters();
+        }
+    }
+
+    /// The next request if one is queued now, counted in flight like [`Self::pop`].
+    pub(crate) fn try_pop(&self) -> Option<E> {
+        while let Ok(permit) = self.items.try_acquire() {
+            permit.forget();
+            self.metrics.in_flight.fetch_add(1, SeqCst);
+            if let Ok(item) = self.rx.try_recv() {
+                if self.policy == OverflowPolicy::Block {
+                    self.space.notify_one();
+                }
+                return Some(item);
+            }
+            // A spare permit (evicted or stolen item): try the next one.
+            self.metrics.in_flight.fetch_sub(1, SeqCst);
+        }
+        None
+    }
+
+    /// Takes the oldest queued request away to another pool (work stealing); the permit
+    /// it leaves behind costs one of this queue's workers an extra turn.
+    pub(crate) fn try_take(&self) -> Option<E> {
+        let item = self.rx.try_recv().ok()?;
+        if self.policy == OverflowPolicy::Block {
+            self.space.notify_one();
+        }
+        Some(item)
     }
 
     pub(crate) fn len(&self) -> usize {

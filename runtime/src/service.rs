@@ -40,6 +40,13 @@ pub trait Service: Send + 'static {
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<Self::Response, ServiceError>> + Send;
 
+    /// The request's size in the units its pool's service time is measured in (tokens
+    /// for generation, items for embeddings), for the scheduler's estimates when a service
+    /// runs on several pools. 1 by default: every request costs the same.
+    fn work_units(_request: &Self::Request) -> f64 {
+        1.0
+    }
+
     /// A copy that handles another request at the same time, for pools whose workers run
     /// several requests at once (`concurrency` above 1): services that mostly wait (on a
     /// batcher, on another service) return a cheap clone. `None`, the default, keeps the

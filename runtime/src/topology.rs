@@ -5,6 +5,7 @@
 mod builder;
 pub(crate) mod dependency;
 mod graph;
+mod pools;
 mod registry;
 mod running;
 
@@ -40,16 +41,30 @@ pub(crate) type ServiceStarter = Arc<
         + Sync,
 >;
 
+/// Puts a router in front of a service's started pools (typed by the service's type).
+pub(crate) type GroupStarter = Arc<
+    dyn Fn(crate::scheduler::PoolGroup) -> Result<Arc<dyn RunningService>, SwarmError>
+        + Send
+        + Sync,
+>;
+
 /// A started service, seen without its types (for health, metrics, shutdown, lookup).
 pub trait RunningService: Send + Sync + 'static {
     /// The pool's shape.
     fn spec(&self) -> &PoolSpec;
     /// Checks the service's health.
     fn check(&self) -> BoxFuture<'_, Health>;
-    /// The service's figures.
-    fn metrics(&self) -> &ServiceMetrics;
-    /// The queue's depth and capacity now.
-    fn queue_gauge(&self) -> QueueGauge;
+    /// The figures of each of its pools, with their label sets (`service="echo"`; with
+    /// several pools, `service="llm",pool="cpu"`).
+    fn metric_rows(&self, service: &str) -> Vec<(String, &ServiceMetrics, QueueGauge)>;
+    /// Families of its own beyond the per-pool figures (the scheduler's).
+    fn families(&self, _service: &str) -> Vec<crate::service::MetricFamily> {
+        Vec::new()
+    }
+    /// Its pools, when it runs on several.
+    fn pools(&self) -> Vec<crate::scheduler::PoolStatus> {
+        Vec::new()
+    }
     /// Drains and stops the service.
     fn shutdown(&self, grace: Duration) -> BoxFuture<'_, DrainReport>;
     /// For downcasting to the typed [`ServicePool`].
@@ -63,11 +78,12 @@ impl<S: Service> RunningService for ServicePool<S> {
     fn check(&self) -> BoxFuture<'_, Health> {
         Box::pin(async move { self.health() })
     }
-    fn metrics(&self) -> &ServiceMetrics {
-        ServicePool::metrics(self)
-    }
-    fn queue_gauge(&self) -> QueueGauge {
-        ServicePool::queue_gauge(self)
+    fn metric_rows(&self, service: &str) -> Vec<(String, &ServiceMetrics, QueueGauge)> {
+        vec![(
+            format!("service=\"{service}\""),
+            ServicePool::metrics(self),
+            ServicePool::queue_gauge(self),
+        )]
     }
     fn shutdown(&self, grace: Duration) -> BoxFuture<'_, DrainReport> {
         Box::pin(ServicePool::shutdown(self, grace))

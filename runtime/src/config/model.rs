@@ -46,6 +46,11 @@ pub struct ServicePlan {
     pub(crate) probes: Vec<crate::service::HealthProbe>,
     pub(crate) metrics: Vec<crate::service::MetricsSource>,
     pub(crate) starter: ServiceStarter,
+    /// Its pools when it runs on several (`pools:`); empty for one pool.
+    pub pools: Vec<super::pools::PoolPlan>,
+    /// How a request picks one of `pools`.
+    pub routing: crate::scheduler::Routing,
+    pub(crate) group: crate::topology::GroupStarter,
 }
 
 impl ServicePlan {
@@ -85,6 +90,7 @@ pub struct SwarmConfig {
     pub start_order: Vec<usize>,
     /// Components (gateway, …) in registration order.
     pub components: Vec<ComponentPlan>,
+    pub(crate) devices: crate::scheduler::DeviceDetector,
 }
 
 impl fmt::Debug for SwarmConfig {
@@ -185,6 +191,7 @@ fn read_swarm(
         services,
         start_order,
         components,
+        devices: registry.devices(),
     })
 }
 
@@ -233,7 +240,17 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
     let idempotent = s.or("idempotent", false);
     let route_prefix = read_route_prefix(s);
     let supervision = read_supervision(&s.section("supervision"));
-    let params = s.section("params");
+    let routing = s.or("routing", crate::scheduler::Routing::Estimate);
+    let pooled = s.node("pools").is_some();
+    if pooled && s.node("workers").is_some() {
+        s.error("workers", "with `pools`, each pool sets its own `workers`");
+    }
+    let params_node = s.node("params");
+    let params = match pooled {
+        // Each pool's params are read, merged over these, by `read_pools`.
+        true => Section::new(s.diagnostics(), &s.child_path("params"), &EMPTY_MAP),
+        false => s.section("params"),
+    };
     let diag = s.diagnostics();
     let errors_before = diag.error_count();
     let entry = type_name
@@ -255,7 +272,28 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
     if !(1..=65_536).contains(&concurrency) {
         s.error("concurrency", "must be between 1 and 65536");
     }
-    let starter = entry.and_then(|e| (e.parser)(&params));
+    let base = PoolSpec {
+        name: name.to_string(),
+        workers,
+        concurrency,
+        capacity,
+        overflow,
+        default_deadline,
+        idempotent,
+        supervision,
+        pool: None,
+    };
+    let mut extras = super::pools::PoolExtras::default();
+    let pools = match entry {
+        Some(e) if pooled => {
+            super::pools::read_pools(s, &base, params_node, &|p| (e.parser)(p), &mut extras)
+        }
+        _ => Vec::new(),
+    };
+    let starter = match pooled {
+        true => pools.first().map(|p| p.starter.clone()),
+        false => entry.and_then(|e| (e.parser)(&params)),
+    };
     drop(params);
     if entry.is_some() && starter.is_none() && diag.error_count() == errors_before {
         s.error(
@@ -266,12 +304,15 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
             ),
         );
     }
-    let (dependencies, stages, probes, metrics) = (
+    let (mut dependencies, stages, mut probes, mut metrics) = (
         diag.take_declared(),
         diag.take_stages(),
         diag.take_probes(),
         diag.take_metrics(),
     );
+    dependencies.extend(extras.dependencies);
+    probes.extend(extras.probes);
+    metrics.extend(extras.metrics);
     let entry = entry?;
     Some(ServicePlan {
         route_prefix,
@@ -283,20 +324,19 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
         dependencies,
         probes,
         metrics,
-        spec: PoolSpec {
-            name: name.to_string(),
-            workers,
-            concurrency,
-            capacity,
-            overflow,
-            default_deadline,
-            idempotent,
-            supervision,
-        },
+        spec: base,
         type_name: type_name?,
         starter: starter?,
+        pools,
+        routing,
+        group: entry.group.clone(),
     })
 }
+
+static EMPTY_MAP: Node = Node {
+    pos: super::yaml::Pos { line: 0, col: 0 },
+    value: super::yaml::Value::Map(Vec::new()),
+};
 
 /// `route_prefix: /team-a`: one or more `/segment`s of letters, digits, `-`, `_`, `.`.
 fn read_route_prefix(s: &Section<'_>) -> Option<String> {

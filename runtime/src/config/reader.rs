@@ -25,6 +25,8 @@ pub struct Diagnostics {
     probes: RefCell<Probes>,
     /// Metrics sources a params parser added, taken the same way.
     metrics: RefCell<Probes<crate::service::MetricsSource>>,
+    /// Where the pool whose params are being read runs.
+    placement: RefCell<crate::scheduler::Placement>,
 }
 
 /// Health probes (or metrics sources), shown by count in debug output.
@@ -52,7 +54,12 @@ impl Diagnostics {
             stages: RefCell::new(Vec::new()),
             probes: RefCell::new(Probes::default()),
             metrics: RefCell::new(Probes::default()),
+            placement: RefCell::new(crate::scheduler::Placement::default()),
         }
+    }
+
+    pub(crate) fn set_placement(&self, placement: crate::scheduler::Placement) {
+        *self.placement.borrow_mut() = placement;
     }
 
     pub(crate) fn take_metrics(&self) -> Vec<crate::service::MetricsSource> {
@@ -76,14 +83,24 @@ impl Diagnostics {
         std::mem::take(&mut *self.stages.borrow_mut())
     }
 
-    /// Records one error.
+    /// Records one error (once: the service's params are read again for each of its
+    /// pools, and a mistake in them is one mistake).
     pub fn error(&self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.errors.borrow_mut().push(ConfigError {
+        let message = message.into();
+        let mut errors = self.errors.borrow_mut();
+        if pos.line > 0
+            && errors
+                .iter()
+                .any(|e| e.line == pos.line && e.col == pos.col && e.message == message)
+        {
+            return;
+        }
+        errors.push(ConfigError {
             file: self.file.clone(),
             line: pos.line,
             col: pos.col,
             path: path.to_string(),
-            message: message.into(),
+            message,
         });
     }
 
@@ -266,6 +283,12 @@ impl<'a> Section<'a> {
     /// cells). Called on every scrape, on an async thread: read atomics, nothing more.
     pub fn metrics_source(&self, source: crate::service::MetricsSource) {
         self.diag.metrics.borrow_mut().0.push(source);
+    }
+
+    /// Where the pool whose params these are runs: its name, device and, for a remote
+    /// pool, the server. A service without `pools:` runs on the CPU, its pool name empty.
+    pub fn placement(&self) -> crate::scheduler::Placement {
+        self.diag.placement.borrow().clone()
     }
 
     /// Records a stage the service puts in front of its workers (such as a batcher), shown

@@ -87,7 +87,7 @@ impl<S: Service> Actor for Worker<S> {
                 },
                 None => None,
             };
-            let Some(env) = shared.queue.pop().await else {
+            let Some(env) = crate::scheduler::next_request(&shared).await else {
                 return Ok(());
             };
             match place.and_then(|p| Some((p, state.service.concurrent_copy()?))) {
@@ -121,9 +121,14 @@ async fn serve<S: Service>(
         end_in_flight(shared);
         return;
     }
+    if metrics.in_flight.load(SeqCst) <= 1 {
+        shared.pace.progressed();
+    }
     let (message, port, meta) = env.open();
+    let units = S::work_units(&message);
+    let pool = shared.spec.pool.as_deref().unwrap_or_default();
     let span = tracing::info_span!(parent: &meta.span, "worker",
-            service = %shared.spec.name, worker = slot, request_id = %meta.id, attempt = meta.attempt);
+            service = %shared.spec.name, pool, worker = slot, request_id = %meta.id, attempt = meta.attempt);
     let ctx = RequestContext {
         id: meta.id,
         priority: meta.priority,
@@ -137,11 +142,16 @@ async fn serve<S: Service>(
     // The caller's own timer enforces the deadline; when it fires (or the caller goes
     // away) the reply port closes and the handler is cancelled, freeing the worker
     // without a second timer per request.
+    let started = tokio::time::Instant::now();
     let outcome = tokio::select! {
         biased;
         result = service.handle(message, &ctx).instrument(span) => Some(result),
         () = guard.caller_gone() => None,
     };
+    if let Some(Ok(_)) = &outcome {
+        shared.pace.observe(units, started.elapsed());
+    }
+    shared.pace.progressed();
     let reply = match outcome {
         Some(result) => result.map_err(SwarmError::from),
         None => Err(SwarmError::DeadlineExceeded),

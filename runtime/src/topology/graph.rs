@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::config::{ServicePlan, SwarmConfig};
+use crate::config::{PoolPlan, ServicePlan, SwarmConfig};
 
 fn supervisor_label(p: &ServicePlan) -> String {
     let s = &p.spec.supervision;
@@ -30,10 +30,37 @@ fn queue_label(p: &ServicePlan) -> String {
 }
 
 fn workers_label(p: &ServicePlan) -> String {
-    match p.spec.workers {
+    if !p.pools.is_empty() {
+        return format!("{} pools, routing {}", p.pools.len(), p.routing.name());
+    }
+    count_workers(p.spec.workers)
+}
+
+fn count_workers(n: usize) -> String {
+    match n {
         1 => "1 worker".to_string(),
         n => format!("{n} workers"),
     }
+}
+
+/// `pool gpu0 on cuda:0: 1 worker × 8, queue 256 reject` (remote: the URL).
+fn pool_label(pool: &PoolPlan) -> String {
+    let place = &pool.placement;
+    let runs = match &place.remote {
+        Some(r) => format!("{} at most {} at once", r.url, r.max_concurrency),
+        None => format!(
+            "{} × {} at once",
+            count_workers(pool.spec.workers),
+            pool.spec.concurrency
+        ),
+    };
+    format!(
+        "pool {} on {}: {runs}, queue {} {}",
+        place.pool,
+        place.device,
+        pool.spec.capacity,
+        pool.spec.overflow.name()
+    )
 }
 
 /// Escapes a label for a double-quoted DOT string.
@@ -81,6 +108,18 @@ pub fn render_dot(config: &SwarmConfig) -> String {
             out,
             "  \"root\" -> \"{n}\" [style=dashed, label=\"supervises\"];"
         );
+        for (i, pool) in p.pools.iter().enumerate() {
+            let shape = if pool.placement.device.is_local() {
+                "box"
+            } else {
+                "box, style=dashed"
+            };
+            let _ = writeln!(
+                out,
+                "  \"{n}:pool{i}\" [shape={shape}, label=\"{}\"];\n  \"{n}\" -> \"{n}:pool{i}\" [label=\"routes to\"];",
+                dot(&pool_label(pool))
+            );
+        }
         for (i, stage) in p.stages.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -128,6 +167,7 @@ pub fn render_text(config: &SwarmConfig) -> String {
             supervisor_label(p)
         );
         let mut rows = vec![format!("queue: {}", queue_label(p))];
+        rows.extend(p.pools.iter().map(pool_label));
         rows.extend(p.stages.iter().cloned());
         if let Some(prefix) = &p.route_prefix {
             rows.push(format!("routes under {prefix}"));

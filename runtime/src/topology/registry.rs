@@ -4,10 +4,11 @@ use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Component, RunningService, ServiceStarter};
+use super::{Component, GroupStarter, RunningService, ServiceStarter};
 use crate::config::Section;
 use crate::error::SwarmError;
 use crate::pool::ServicePool;
+use crate::scheduler::{DeviceDetector, GpuInfo};
 use crate::service::{Service, ServiceFactory};
 
 type ServiceParser = Arc<dyn Fn(&Section<'_>) -> Option<ServiceStarter> + Send + Sync>;
@@ -36,6 +37,8 @@ pub(crate) struct ServiceEntry {
     pub(crate) exposed: bool,
     /// Requests per worker at once unless the YAML says `concurrency`.
     pub(crate) concurrency: usize,
+    /// Assembles the routed service when it runs on several pools.
+    pub(crate) group: GroupStarter,
 }
 
 /// What [`Registry::service`] returns: attach more to the type just registered.
@@ -71,6 +74,7 @@ impl ServiceTypeRegistration<'_> {
 pub struct Registry {
     services: BTreeMap<String, ServiceEntry>,
     components: Vec<(String, ComponentParser)>,
+    devices: Option<DeviceDetector>,
 }
 
 impl Registry {
@@ -116,6 +120,7 @@ impl Registry {
             attachments: Attachments::default(),
             exposed: false,
             concurrency: 1,
+            group: Arc::new(crate::scheduler::PooledService::<S>::assemble),
         };
         // Registering a type name again replaces the earlier registration.
         let slot = self
@@ -134,6 +139,19 @@ impl Registry {
         self.components.retain(|(s, _)| s != section);
         self.components.push((section.to_string(), Arc::new(parse)));
         self
+    }
+
+    /// Sets how GPUs are found at start (the app's GPU backend lists them); without one,
+    /// none are, and every `cuda:N` pool is reported absent.
+    pub fn device_detector(&mut self, detect: DeviceDetector) -> &mut Self {
+        self.devices = Some(detect);
+        self
+    }
+
+    pub(crate) fn devices(&self) -> DeviceDetector {
+        self.devices
+            .clone()
+            .unwrap_or_else(|| Arc::new(Vec::<GpuInfo>::new))
     }
 
     pub(crate) fn service_entry(&self, type_name: &str) -> Option<&ServiceEntry> {

@@ -15,6 +15,7 @@ use crate::config::SwarmConfig;
 use crate::error::SwarmError;
 use crate::metrics::render_prometheus;
 use crate::pool::{Health, ServicePool};
+use crate::scheduler::PooledService;
 use crate::service::Service;
 
 /// A handle to a running swarm. Cheap to clone.
@@ -30,6 +31,7 @@ struct Inner {
     services: Vec<Entry>,
     components: Mutex<Vec<Box<dyn RunningComponent>>>,
     root: ActorRef<()>,
+    gpus: Vec<crate::scheduler::GpuInfo>,
 }
 
 /// A started service as the swarm keeps it.
@@ -95,6 +97,11 @@ impl Swarm {
         let (root, _) = Actor::spawn(None, RootSupervisor, ())
             .await
             .map_err(|e| SwarmError::Internal(format!("root supervisor failed to start: {e}")))?;
+        let detect = config.devices.clone();
+        let gpus = tokio::task::spawn_blocking(move || detect())
+            .await
+            .unwrap_or_default();
+        super::pools::log_devices(&gpus);
         let mut plans: Vec<Option<_>> = config.services.into_iter().map(Some).collect();
         let mut services: Vec<Entry> = Vec::new();
         for i in config.start_order {
@@ -111,7 +118,11 @@ impl Swarm {
                         )));
                     }
                 }
-                (plan.starter)(plan.spec.clone(), Some(root.get_cell())).await
+                if plan.pools.is_empty() {
+                    (plan.starter)(plan.spec.clone(), Some(root.get_cell())).await
+                } else {
+                    super::pools::start(&plan, &gpus, root.get_cell()).await
+                }
             }
             .await;
             match started {
@@ -144,6 +155,7 @@ impl Swarm {
                 services,
                 components: Mutex::new(Vec::new()),
                 root,
+                gpus,
             }),
         };
         for plan in config.components {
@@ -181,11 +193,13 @@ impl Swarm {
         let entry = self
             .entry(name)
             .ok_or_else(|| SwarmError::Unavailable(format!("no service named `{name}`")))?;
-        entry
-            .running
-            .as_any()
-            .downcast_ref::<ServicePool<S>>()
+        let any = entry.running.as_any();
+        any.downcast_ref::<ServicePool<S>>()
             .map(ServicePool::client)
+            .or_else(|| {
+                any.downcast_ref::<PooledService<S>>()
+                    .map(|p| Client::routed(p.router()))
+            })
             .ok_or_else(|| {
                 SwarmError::Internal(format!(
                     "service `{name}` is of type `{}`, not {}",
@@ -201,10 +215,7 @@ impl Swarm {
             .services
             .iter()
             .filter(|e| e.type_id == TypeId::of::<S>())
-            .filter_map(|e| {
-                let pool = e.running.as_any().downcast_ref::<ServicePool<S>>()?;
-                Some((e.info.name.clone(), pool.client()))
-            })
+            .filter_map(|e| Some((e.info.name.clone(), self.client::<S>(&e.info.name).ok()?)))
             .collect()
     }
 
@@ -215,6 +226,18 @@ impl Swarm {
     /// Every service, in start order (dependencies first).
     pub fn services(&self) -> Vec<RunningServiceInfo> {
         self.inner.services.iter().map(|e| e.info.clone()).collect()
+    }
+
+    /// The pools of service `name` when it runs on several (empty otherwise).
+    pub fn pools(&self, name: &str) -> Vec<crate::scheduler::PoolStatus> {
+        self.entry(name)
+            .map(|e| e.running.pools())
+            .unwrap_or_default()
+    }
+
+    /// The GPUs found at start.
+    pub fn gpus(&self) -> &[crate::scheduler::GpuInfo] {
+        &self.inner.gpus
     }
 
     /// The value of type `T` attached to service `name`'s type at registration.
@@ -291,16 +314,14 @@ impl Swarm {
             .inner
             .services
             .iter()
-            .map(|e| {
-                let s = &e.running;
-                (e.info.name.clone(), s.metrics(), s.queue_gauge())
-            })
+            .flat_map(|e| e.running.metric_rows(&e.info.name))
             .collect();
         let mut text = render_prometheus(&rows);
         // Services' own families, each printed once with the samples of every service.
         let mut families: Vec<crate::service::MetricFamily> = Vec::new();
         for e in &self.inner.services {
-            for family in e.metrics.iter().flat_map(|source| source(&e.info.name)) {
+            let own = e.metrics.iter().flat_map(|source| source(&e.info.name));
+            for family in e.running.families(&e.info.name).into_iter().chain(own) {
                 match families.iter_mut().find(|f| f.name == family.name) {
                     Some(f) => f.samples.push_str(&family.samples),
                     None => families.push(family),
