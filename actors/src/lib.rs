@@ -4,6 +4,7 @@
 //! and the `gateway` section, ready for [`swarm_runtime::SwarmConfig::from_file`].
 
 pub mod consensus;
+pub mod devices;
 pub mod echo;
 pub mod embed;
 pub mod fl;
@@ -11,6 +12,7 @@ pub mod gateway;
 pub mod http;
 pub mod llm;
 pub mod nash;
+pub mod remote;
 pub mod vector;
 
 /// A registry with every built-in service type (`echo`, `nash`, `fl`, `consensus`, `embed`, `vector`, `llm`) and the `gateway` section.
@@ -24,5 +26,6 @@ pub fn registry() -> swarm_runtime::Registry {
     vector::service::register(&mut registry);
     llm::service::register(&mut registry);
     gateway::register(&mut registry);
+    registry.device_detector(std::sync::Arc::new(devices::cuda_devices));
     registry
 }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod engine;
 pub mod job;
 pub mod model;
+pub mod remote;
 mod routes;
 pub mod sampling;
 mod sequence;

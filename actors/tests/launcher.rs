@@ -316,3 +316,91 @@ fn sigterm_during_long_blocking_work_exits_within_the_grace_period() {
         );
     });
 }
+
+#[test]
+fn the_pools_config_validates_draws_its_pools_and_serves_on_cpu_without_a_gpu() {
+    let config = repo_file("config/pools.yaml");
+    let ok = Command::new(SWARM)
+        .arg("validate")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = Command::new(SWARM)
+        .arg("graph")
+        .arg(&config)
+        .output()
+        .expect("run");
+    let dot = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "\"llm\" -> \"llm:pool0\" [label=\"routes to\"]",
+        "pool gpu0 on cuda:0: 1 worker × 32 at once",
+        "pool cpu on cpu: 1 worker × 8 at once",
+        "\"embed\" -> \"embed:pool1\"",
+    ] {
+        assert!(dot.contains(needle), "missing {needle} in\n{dot}");
+    }
+
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut up = Command::new(SWARM);
+    up.env("SWARM_LISTEN", "127.0.0.1:0")
+        .env("SWARM_LOG", "warn")
+        .env("SWARM_MODELS", repo_file("models"))
+        .env("SWARM_DATA", data.path())
+        .env_remove("SWARM_OTLP_ENDPOINT");
+    let (child, url, _stdout) = start_up(up, &config);
+    /// Stops the swarm even when an assertion fails, so no process outlives the test.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Running(child);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let health: serde_json::Value =
+            c.get(format!("{url}/health")).send().await.expect("health").json().await.expect("json");
+        assert_eq!(health["status"], "ok", "{health}");
+        for service in ["llm", "embed"] {
+            let pools = &health["services"][service]["pools"];
+            let gpu = pools.as_array().expect("pools").iter().find(|p| p["name"] == "gpu0").expect("gpu0");
+            assert_eq!(gpu["serving"], false);
+            assert!(gpu["state"].as_str().expect("state").starts_with("absent: cuda:0 is absent"), "{gpu}");
+            let cpu = pools.as_array().expect("pools").iter().find(|p| p["name"] == "cpu").expect("cpu");
+            assert_eq!(cpu["serving"], true, "{cpu}");
+        }
+        let e = c
+            .post(format!("{url}/v1/embeddings"))
+            .json(&serde_json::json!({ "input": ["served on the cpu pool"] }))
+            .send()
+            .await
+            .expect("embeddings");
+        assert_eq!(e.status(), 200);
+        let chat = c
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&serde_json::json!({ "messages": [{ "role": "user", "content": "Hi" }], "max_tokens": 4 }))
+            .send()
+            .await
+            .expect("chat");
+        assert_eq!(chat.status(), 200);
+        let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
+        let routed = "swarm_scheduler_routed_total{service=\"llm\",pool=\"cpu\",device=\"cpu\"} ";
+        let line = metrics.lines().find(|l| l.starts_with(routed)).expect("routed line");
+        assert_ne!(&line[routed.len()..], "0", "served on the CPU pool");
+        assert!(metrics.contains("swarm_scheduler_pool_up{service=\"embed\",pool=\"gpu0\",device=\"cuda:0\"} 0"));
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+    assert!(child.0.wait().expect("exit").success());
+}

@@ -93,6 +93,18 @@ impl<S: Service> RunningService for ServicePool<S> {
     }
 }
 
+/// A client of a started service of type `S` (one pool or a routed group), if it is one.
+pub(crate) fn client_of<S: Service>(running: &dyn Any) -> Option<crate::Client<S>> {
+    running
+        .downcast_ref::<ServicePool<S>>()
+        .map(ServicePool::client)
+        .or_else(|| {
+            running
+                .downcast_ref::<crate::scheduler::PooledService<S>>()
+                .map(|p| crate::Client::routed(p.router()))
+        })
+}
+
 /// A part of the swarm that is not a worker pool (the gateway): configured by its own
 /// top-level YAML section, started after the services, stopped before them.
 pub trait Component: Send + Sync + 'static {

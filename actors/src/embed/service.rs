@@ -12,6 +12,7 @@ use swarm_runtime::config::Section;
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 
 use super::core::MiniLm;
+use crate::remote::OpenAiServer;
 
 /// Texts to embed.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct EmbedResponse {
 pub struct ModelBatches {
     model: Arc<MiniLm>,
     name: String,
+    /// The pool's own threads (`params.threads`); the process-wide pool when `None`.
+    threads: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl BatchService for ModelBatches {
@@ -53,11 +56,14 @@ impl BatchService for ModelBatches {
     }
 
     async fn run(&self, texts: Vec<String>) -> Result<Vec<(Vec<f32>, usize)>, ServiceError> {
-        let model = self.model.clone();
+        let (model, threads) = (self.model.clone(), self.threads.clone());
         tokio::task::spawn_blocking(move || {
-            model
-                .embed_counted(&texts)
-                .map(|(vectors, counts)| vectors.into_iter().zip(counts).collect())
+            let run = || model.embed_counted(&texts);
+            let result = match &threads {
+                Some(pool) => pool.install(run),
+                None => run(),
+            };
+            result.map(|(vectors, counts)| vectors.into_iter().zip(counts).collect())
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("embedding task failed: {e}")))?
@@ -67,11 +73,18 @@ impl BatchService for ModelBatches {
 
 /// The embedding service: forwards each text to the shared batcher. It mostly waits, so
 /// a worker runs many requests at once (its type's default `concurrency` is
-/// [`CONCURRENCY`]); the batcher is the queue that bounds the work.
+/// [`CONCURRENCY`]); the batcher is the queue that bounds the work. In a remote pool it
+/// asks an OpenAI-compatible server's `/v1/embeddings` instead.
 #[derive(Clone)]
 pub struct EmbedService {
-    batcher: Batcher<ModelBatches>,
+    backend: Backend,
     name: Arc<str>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(Batcher<ModelBatches>),
+    Remote(Arc<OpenAiServer>),
 }
 
 /// The embedding service's params, for the Rust builder (same keys as YAML; the batch
@@ -108,10 +121,16 @@ impl Service for EmbedService {
                 "input must hold 1 to {MAX_INPUTS} texts"
             )));
         }
+        let batcher = match &self.backend {
+            Backend::Local(batcher) => batcher,
+            Backend::Remote(server) => {
+                return remote_embed(server, &self.name, req.inputs, ctx.deadline).await;
+            }
+        };
         let calls = req
             .inputs
             .into_iter()
-            .map(|text| self.batcher.submit(text, ctx.deadline));
+            .map(|text| batcher.submit(text, ctx.deadline));
         let mut embeddings = Vec::new();
         let mut tokens = 0;
         for result in futures_join(calls).await {
@@ -126,9 +145,59 @@ impl Service for EmbedService {
         })
     }
 
+    fn work_units(req: &EmbedRequest) -> f64 {
+        req.inputs.len() as f64
+    }
+
     fn concurrent_copy(&self) -> Option<Self> {
         Some(self.clone())
     }
+}
+
+/// Embeds on a remote server: one POST for all inputs, answers put back in input order
+/// and normalised (the service's answers are unit vectors whoever computed them).
+async fn remote_embed(
+    server: &OpenAiServer,
+    model: &Arc<str>,
+    inputs: Vec<String>,
+    deadline: tokio::time::Instant,
+) -> Result<EmbedResponse, ServiceError> {
+    let n = inputs.len();
+    let body = serde_json::json!({ "input": inputs, "model": &**model });
+    let answer = server.json("/v1/embeddings", &body, deadline).await?;
+    let bad = |why: &str| ServiceError::Internal(format!("remote embeddings: {why}"));
+    let data = answer
+        .get("data")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| bad("no `data` list"))?;
+    let mut embeddings: Vec<Option<Vec<f32>>> = vec![None; n];
+    for (k, item) in data.iter().enumerate() {
+        let index = item
+            .get("index")
+            .and_then(serde_json::Value::as_u64)
+            .map_or(k, |i| i as usize);
+        let vector: Vec<f32> =
+            serde_json::from_value(item.get("embedding").cloned().unwrap_or_default())
+                .map_err(|_| bad("an embedding is not a list of numbers"))?;
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let unit = vector
+            .iter()
+            .map(|x| if norm > 0.0 { x / norm } else { *x })
+            .collect();
+        *embeddings
+            .get_mut(index)
+            .ok_or_else(|| bad("an index is out of range"))? = Some(unit);
+    }
+    let embeddings: Option<Vec<Vec<f32>>> = embeddings.into_iter().collect();
+    let tokens = answer
+        .pointer("/usage/prompt_tokens")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    Ok(EmbedResponse {
+        embeddings: embeddings.ok_or_else(|| bad("an input has no embedding"))?,
+        tokens: tokens as usize,
+        model: model.clone(),
+    })
 }
 
 /// Awaits every future, keeping order (they run concurrently as spawned tasks would not
@@ -156,7 +225,8 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
     out.into_iter().flatten().collect()
 }
 
-/// Registers service type `embed` (params: `model_dir`, `model_name`, `batch`) with its
+/// Registers service type `embed` (params: `model_dir`, `model_name`, `batch`, `threads`
+/// — the pool's own compute threads, else the process-wide pool) with its
 /// route; each worker runs up to [`CONCURRENCY`] requests at once by default.
 pub fn register(registry: &mut Registry) {
     let mut registration = registry.service::<EmbedService, _>("embed", |params: &Section<'_>| {
@@ -165,6 +235,19 @@ pub fn register(registry: &mut Registry) {
             .or("model_name", "all-MiniLM-L6-v2".to_string())
             .into();
         let policy = BatchPolicy::read(&params.section("batch"));
+        let threads: Option<usize> = params.value("threads");
+        if threads.is_some_and(|t| !(1..=1024).contains(&t)) {
+            params.error("threads", "must be between 1 and 1024");
+        }
+        if let Some(target) = params.placement().remote {
+            return Some(Arc::new(move || {
+                let server = OpenAiServer::new(&target).map_err(ServiceError::Internal)?;
+                Ok(EmbedService {
+                    backend: Backend::Remote(Arc::new(server)),
+                    name: name.clone(),
+                })
+            }));
+        }
         let shared: Arc<OnceLock<EmbedService>> = Arc::new(OnceLock::new());
         Some(Arc::new(move || {
             if let Some(s) = shared.get() {
@@ -173,14 +256,25 @@ pub fn register(registry: &mut Registry) {
             // The first call runs on the blocking pool (the runtime's start-up warm-up).
             let model =
                 Arc::new(MiniLm::load(&dir).map_err(|e| ServiceError::Internal(e.to_string()))?);
+            let threads = match threads {
+                Some(n) => Some(Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .thread_name(|i| format!("embed-{i}"))
+                        .build()
+                        .map_err(|e| ServiceError::Internal(format!("embed threads: {e}")))?,
+                )),
+                None => None,
+            };
             let service = shared.get_or_init(|| EmbedService {
-                batcher: Batcher::start(
+                backend: Backend::Local(Batcher::start(
                     Arc::new(ModelBatches {
                         model,
                         name: format!("{name} batcher"),
+                        threads,
                     }),
                     policy,
-                ),
+                )),
                 name: name.clone(),
             });
             Ok(service.clone())

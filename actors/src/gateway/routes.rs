@@ -7,17 +7,21 @@ use axum::response::{IntoResponse, Response};
 
 use super::app::GatewayState;
 
-/// `GET /health`: 200 when every service is healthy, else 503 with per-service detail.
+/// `GET /health`: 200 when every service is healthy, else 503 with per-service detail;
+/// a service on several pools lists them (device, state, breaker), and `devices` lists
+/// the GPUs found at start.
 pub(crate) async fn health(State(state): State<GatewayState>) -> Response {
     let checks = state.swarm.health(state.config.health_timeout).await;
     let healthy = checks.iter().all(|(_, h)| h.healthy);
     let services: serde_json::Map<String, serde_json::Value> = checks
         .into_iter()
         .map(|(name, h)| {
-            (
-                name,
-                serde_json::json!({ "healthy": h.healthy, "detail": h.detail }),
-            )
+            let mut entry = serde_json::json!({ "healthy": h.healthy, "detail": h.detail });
+            let pools = state.swarm.pools(&name);
+            if !pools.is_empty() {
+                entry["pools"] = serde_json::json!(pools);
+            }
+            (name, entry)
         })
         .collect();
     let status = if healthy {
@@ -25,7 +29,11 @@ pub(crate) async fn health(State(state): State<GatewayState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "status": if healthy { "ok" } else { "unhealthy" }, "services": services });
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "services": services,
+        "devices": state.swarm.gpus(),
+    });
     (status, Json(body)).into_response()
 }
 

@@ -33,7 +33,16 @@ pub struct Model {
 }
 
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
-static LOADED: Mutex<Vec<(PathBuf, Weak<Model>)>> = Mutex::new(Vec::new());
+static LOADED: Mutex<Vec<(PathBuf, Offload, Weak<Model>)>> = Mutex::new(Vec::new());
+
+/// How much of a model goes to a GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offload {
+    /// Layers placed on the GPU (0: all on the CPU).
+    pub gpu_layers: u32,
+    /// The CUDA device they go to.
+    pub main_gpu: u32,
+}
 
 /// llama.cpp's process-wide backend, initialised once.
 pub(crate) fn backend() -> Result<&'static LlamaBackend, LlmError> {
@@ -51,14 +60,19 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, LlmError> {
 }
 
 impl Model {
-    /// The model at `path`, loaded now or shared with whoever loaded it already.
+    /// The model at `path` on the CPU, loaded now or shared with whoever loaded it already.
     pub fn load(path: &Path) -> Result<Arc<Self>, LlmError> {
+        Self::load_on(path, Offload::default())
+    }
+
+    /// The model at `path` with `offload`, loaded now or shared.
+    pub fn load_on(path: &Path, offload: Offload) -> Result<Arc<Self>, LlmError> {
         let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
-        loaded.retain(|(_, m)| m.strong_count() > 0);
+        loaded.retain(|(_, _, m)| m.strong_count() > 0);
         if let Some(model) = loaded
             .iter()
-            .find(|(p, _)| p == path)
-            .and_then(|(_, m)| m.upgrade())
+            .find(|(p, o, _)| p == path && *o == offload)
+            .and_then(|(_, _, m)| m.upgrade())
         {
             return Ok(model);
         }
@@ -68,7 +82,10 @@ impl Model {
                 path.display()
             )));
         }
-        let llama = LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default())
+        let params = LlamaModelParams::default()
+            .with_n_gpu_layers(offload.gpu_layers)
+            .with_main_gpu(i32::try_from(offload.main_gpu).unwrap_or(0));
+        let llama = LlamaModel::load_from_file(backend()?, path, &params)
             .map_err(|e| LlmError::Model(format!("cannot load {}: {e}", path.display())))?;
         let template = llama.chat_template(None).ok();
         let name = path
@@ -81,7 +98,7 @@ impl Model {
             name,
             path: path.to_path_buf(),
         });
-        loaded.push((path.to_path_buf(), Arc::downgrade(&model)));
+        loaded.push((path.to_path_buf(), offload, Arc::downgrade(&model)));
         Ok(model)
     }
 

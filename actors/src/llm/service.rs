@@ -14,9 +14,12 @@ use super::LlmError;
 use super::cache::{CacheKey, ResponseCache};
 use super::engine::{Engine, EngineConfig};
 use super::job::{Event, FinishReason, Job, Usage};
-use super::model::{ChatMessage, Model};
+use super::model::{ChatMessage, Model, Offload};
+use super::remote::RemoteLlm;
 use super::sampling::{ResponseFormat, Sampling};
 use super::stats::EngineStats;
+use crate::remote::OpenAiServer;
+use swarm_runtime::scheduler::{Device, RemoteTarget};
 
 /// What to continue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -108,12 +111,24 @@ impl swarm_runtime::topology::ServiceParams for LlmParams {
     const TYPE: &'static str = "llm";
 }
 
-/// A replica's handle: its engine and the service's shared cache.
+/// A replica's handle: its engine and the service's shared cache — or, in a remote pool,
+/// the remote server.
 #[derive(Clone)]
 pub struct LlmService {
-    engine: Arc<Engine>,
-    cache: Option<Arc<ResponseCache>>,
+    backend: Backend,
 }
+
+#[derive(Clone)]
+enum Backend {
+    Local {
+        engine: Arc<Engine>,
+        cache: Option<Arc<ResponseCache>>,
+    },
+    Remote(Arc<RemoteLlm>, ModelInfo),
+}
+
+/// Units a generation is estimated at when it sets no `max_tokens` (for the scheduler).
+const DEFAULT_UNITS: u32 = 256;
 
 /// Requests one replica runs at once unless the YAML sets `concurrency` (match it to
 /// `params.max_sequences`: more wait inside the engine, fewer leave sequences unused).
@@ -170,17 +185,25 @@ fn schema_grammar(schema: &serde_json::Value) -> Result<String, LlmError> {
 impl LlmService {
     /// A replica over `engine`, sharing `cache`.
     pub fn new(engine: Arc<Engine>, cache: Option<Arc<ResponseCache>>) -> Self {
-        Self { engine, cache }
+        Self {
+            backend: Backend::Local { engine, cache },
+        }
     }
 
-    fn cache_key(&self, req: &Generate) -> Option<CacheKey> {
-        if !req.cache || !req.sampling.is_deterministic() || self.cache.is_none() {
-            return None;
+    /// A remote pool's worker, describing itself as `info`.
+    pub fn remote(remote: Arc<RemoteLlm>, info: ModelInfo) -> Self {
+        Self {
+            backend: Backend::Remote(remote, info),
         }
-        let canonical =
-            serde_json::to_vec(&(&self.engine.model().name, &req.prompt, &req.sampling)).ok()?;
-        Some(CacheKey::of(&canonical))
     }
+}
+
+fn cache_key(engine: &Engine, cache: Option<&ResponseCache>, req: &Generate) -> Option<CacheKey> {
+    if !req.cache || !req.sampling.is_deterministic() || cache.is_none() {
+        return None;
+    }
+    let canonical = serde_json::to_vec(&(&engine.model().name, &req.prompt, &req.sampling)).ok()?;
+    Some(CacheKey::of(&canonical))
 }
 
 impl Service for LlmService {
@@ -192,16 +215,39 @@ impl Service for LlmService {
         req: LlmRequest,
         ctx: &RequestContext,
     ) -> Result<LlmResponse, ServiceError> {
-        match req {
-            LlmRequest::Describe => {
-                let config = self.engine.config();
+        match (req, &self.backend) {
+            (LlmRequest::Describe, Backend::Local { engine, .. }) => {
+                let config = engine.config();
                 Ok(LlmResponse::Described(ModelInfo {
-                    name: self.engine.model().name.clone(),
+                    name: engine.model().name.clone(),
                     context: config.context,
                     max_sequences: config.max_sequences,
                 }))
             }
-            LlmRequest::Generate(req) => self.generate(*req, ctx).await.map(LlmResponse::Generated),
+            (LlmRequest::Describe, Backend::Remote(_, info)) => {
+                Ok(LlmResponse::Described(info.clone()))
+            }
+            (LlmRequest::Generate(req), Backend::Local { engine, cache }) => {
+                generate(engine, cache.as_deref(), *req, ctx)
+                    .await
+                    .map(LlmResponse::Generated)
+            }
+            (LlmRequest::Generate(req), Backend::Remote(remote, _)) => {
+                req.sampling
+                    .validate()
+                    .map_err(ServiceError::InvalidRequest)?;
+                remote
+                    .generate(&req, ctx.deadline)
+                    .await
+                    .map(LlmResponse::Generated)
+            }
+        }
+    }
+
+    fn work_units(req: &LlmRequest) -> f64 {
+        match req {
+            LlmRequest::Generate(g) => f64::from(g.sampling.max_tokens.unwrap_or(DEFAULT_UNITS)),
+            LlmRequest::Describe => 1.0,
         }
     }
 
@@ -210,17 +256,18 @@ impl Service for LlmService {
     }
 }
 
-impl LlmService {
-    async fn generate(
-        &self,
-        req: Generate,
-        ctx: &RequestContext,
-    ) -> Result<Generation, ServiceError> {
+async fn generate(
+    engine: &Arc<Engine>,
+    cache: Option<&ResponseCache>,
+    req: Generate,
+    ctx: &RequestContext,
+) -> Result<Generation, ServiceError> {
+    {
         req.sampling
             .validate()
             .map_err(ServiceError::InvalidRequest)?;
-        let key = self.cache_key(&req);
-        if let (Some(key), Some(cache)) = (key, &self.cache)
+        let key = cache_key(engine, cache, &req);
+        if let (Some(key), Some(cache)) = (key, cache)
             && let Some(hit) = cache.get(key)
         {
             if let Some(stream) = &req.stream {
@@ -231,15 +278,16 @@ impl LlmService {
                 ..hit
             });
         }
-        let engine = self.engine.clone();
+        let engine = engine.clone();
         let config = engine.config();
         let (stream, sampling) = (req.stream.clone(), req.sampling.clone());
         // Templating, tokenising and building a grammar are CPU work: off the async threads.
-        let prepared = tokio::task::spawn_blocking(move || prepare(engine.model(), config, &req))
+        let model = engine.model().clone();
+        let prepared = tokio::task::spawn_blocking(move || prepare(&model, config, &req))
             .await
             .map_err(|e| ServiceError::Internal(format!("llm task failed: {e}")))??;
         let (events, mut rx) = mpsc::unbounded_channel();
-        self.engine.submit(Job {
+        engine.submit(Job {
             prompt: prepared.tokens,
             sampling,
             grammar: prepared.grammar,
@@ -273,7 +321,7 @@ impl LlmService {
                         usage,
                         cached: false,
                     };
-                    if let (Some(key), Some(cache)) = (key, &self.cache) {
+                    if let (Some(key), Some(cache)) = (key, cache) {
                         cache.put(key, answer.clone());
                     }
                     return Ok(answer);
@@ -308,18 +356,54 @@ fn families(
     super::stats::families(service, &stats, cache)
 }
 
+/// A remote pool's workers: the model name sent is `params.model` (a `.gguf` path
+/// sends its file stem; absent, `default`).
+fn remote_factory(
+    target: RemoteTarget,
+    model: Option<PathBuf>,
+    context: u32,
+) -> swarm_runtime::ServiceFactory<LlmService> {
+    let name = match &model {
+        Some(p) if p.extension().is_some_and(|e| e == "gguf") => p
+            .file_stem()
+            .map_or_else(|| "default".into(), |s| s.to_string_lossy().into_owned()),
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => "default".to_string(),
+    };
+    let info = ModelInfo {
+        name: name.clone(),
+        context,
+        max_sequences: u32::try_from(target.max_concurrency).unwrap_or(u32::MAX),
+    };
+    Arc::new(move || {
+        let server = OpenAiServer::new(&target).map_err(ServiceError::Internal)?;
+        let remote = Arc::new(RemoteLlm::new(server, name.clone()));
+        Ok(LlmService::remote(remote, info.clone()))
+    })
+}
+
 /// Registers service type `llm` (params: `model`, the GGUF file — required;
 /// `max_sequences` 8, `context` 2048, `max_batch_tokens` 512, `threads` (all cores),
-/// `cache_bytes` 64MiB) with its OpenAI-compatible routes.
+/// `cache_bytes` 64MiB, `n_gpu_layers` (all on a `cuda:N` pool, else 0)) with its
+/// OpenAI-compatible routes. In a remote pool (`device: remote`) `model` is optional and
+/// names the model asked of the server.
 pub fn register(registry: &mut Registry) {
     let mut registration = registry.service::<LlmService, _>("llm", |params: &Section<'_>| {
-        let model: Option<PathBuf> = params.required("model");
+        let placement = params.placement();
+        let model: Option<PathBuf> = match placement.device {
+            Device::Remote => params.value("model"),
+            _ => params.required("model"),
+        };
         let max_sequences = params.or("max_sequences", 8u32);
         let context = params.or("context", 2048u32);
         let max_batch_tokens = params.or("max_batch_tokens", 512u32);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let threads = params.or("threads", cores);
         let cache_bytes = params.or("cache_bytes", ByteSize(64 << 20)).0;
+        let gpu_layers = match placement.device {
+            Device::Cuda(_) => params.or("n_gpu_layers", 999u32),
+            _ => params.or("n_gpu_layers", 0u32),
+        };
         if !(1..=256).contains(&max_sequences) {
             params.error("max_sequences", "must be between 1 and 256");
         }
@@ -335,6 +419,16 @@ pub fn register(registry: &mut Registry) {
         if !(1..=1024).contains(&threads) {
             params.error("threads", "must be between 1 and 1024");
         }
+        if let Some(target) = placement.remote {
+            return Some(remote_factory(target, model, context));
+        }
+        let offload = Offload {
+            gpu_layers,
+            main_gpu: match placement.device {
+                Device::Cuda(n) => n,
+                _ => 0,
+            },
+        };
         let config = EngineConfig {
             max_sequences,
             context,
@@ -349,7 +443,7 @@ pub fn register(registry: &mut Registry) {
             families(service, &seen, cached.as_deref())
         }));
         Some(Arc::new(move || {
-            let loaded = Model::load(&model).map_err(ServiceError::from)?;
+            let loaded = Model::load_on(&model, offload).map_err(ServiceError::from)?;
             let engine = Arc::new(Engine::start(loaded, config).map_err(ServiceError::from)?);
             let mut all = replicas.lock().unwrap_or_else(|p| p.into_inner());
             all.retain(|e| e.strong_count() > 0);

@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use crate::client::Client;
 use crate::config::yaml::Pos;
 use crate::error::ServiceError;
-use crate::pool::ServicePool;
 use crate::service::Service;
 
 /// A typed handle to another service of the swarm, resolved when the swarm starts.
@@ -64,10 +63,10 @@ impl<S: Service> Dependency<S> {
     fn binder(&self) -> Binder {
         let slot = self.slot.clone();
         Arc::new(move |running: &dyn Any| {
-            match running.downcast_ref::<ServicePool<S>>() {
-                Some(pool) => {
+            match super::client_of::<S>(running) {
+                Some(client) => {
                     // A second bind (same handle, same pool) keeps the first client.
-                    let _ = slot.set(pool.client());
+                    let _ = slot.set(client);
                     true
                 }
                 None => false,

@@ -14,8 +14,7 @@ use crate::client::Client;
 use crate::config::SwarmConfig;
 use crate::error::SwarmError;
 use crate::metrics::render_prometheus;
-use crate::pool::{Health, ServicePool};
-use crate::scheduler::PooledService;
+use crate::pool::Health;
 use crate::service::Service;
 
 /// A handle to a running swarm. Cheap to clone.
@@ -193,20 +192,13 @@ impl Swarm {
         let entry = self
             .entry(name)
             .ok_or_else(|| SwarmError::Unavailable(format!("no service named `{name}`")))?;
-        let any = entry.running.as_any();
-        any.downcast_ref::<ServicePool<S>>()
-            .map(ServicePool::client)
-            .or_else(|| {
-                any.downcast_ref::<PooledService<S>>()
-                    .map(|p| Client::routed(p.router()))
-            })
-            .ok_or_else(|| {
-                SwarmError::Internal(format!(
-                    "service `{name}` is of type `{}`, not {}",
-                    entry.info.type_name,
-                    std::any::type_name::<S>()
-                ))
-            })
+        super::client_of::<S>(entry.running.as_any()).ok_or_else(|| {
+            SwarmError::Internal(format!(
+                "service `{name}` is of type `{}`, not {}",
+                entry.info.type_name,
+                std::any::type_name::<S>()
+            ))
+        })
     }
 
     /// Clients of every service running `S`, by name, in start order.
