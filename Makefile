@@ -6,7 +6,7 @@ MODELS ?= models
 
 LLM_MODEL ?= $(MODELS)/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: llm-peer llm-reference bench-llm run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
+.PHONY: llm-peer llm-reference bench-llm bench-sched run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: build-deps models
@@ -65,6 +65,11 @@ bench-vector: models
 	python3 benches/peers/vector_compare.py target/vector-bench clustered
 	SWARM_MODELS=$(MODELS) ./target/release/vector-compare --dataset minilm
 	python3 benches/peers/vector_compare.py target/vector-bench minilm
+
+## The scheduler against round robin and single pools: embed on two CPU pools of unequal speed.
+bench-sched: models
+	$(CARGO) build --release -p swarm-benches --bin sched-compare
+	SWARM_MODELS=$(MODELS) ./target/release/sched-compare 8 | tee benches/results/sched_compare.md
 
 ## The gateway under load from wrk, beside a bare axum handler, in one run.
 bench-gateway: tools
