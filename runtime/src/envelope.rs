@@ -182,10 +182,19 @@ impl<Resp> ReplyPort<Resp> {
 pub trait Rejectable: Send + 'static {
     /// Answers the request with `err`.
     fn reject(self, err: SwarmError);
+
+    /// How urgent it is (the queue serves higher priorities first).
+    fn priority(&self) -> Priority {
+        Priority::Normal
+    }
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> Rejectable for Envelope<Req, Resp> {
     fn reject(self, err: SwarmError) {
         self.answer(Err(err));
+    }
+
+    fn priority(&self) -> Priority {
+        self.priority
     }
 }

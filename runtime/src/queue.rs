@@ -1,10 +1,12 @@
-//! ② wait: a bounded flume queue in front of a service's workers. ractor mailboxes are
+//! ② wait: a bounded queue in front of a service's workers. ractor mailboxes are
 //! unbounded, so admission control lives here: when the queue is full the service's
-//! [`OverflowPolicy`] decides, and every refused or evicted caller is told why.
+//! [`OverflowPolicy`] decides, and every refused or evicted caller is told why. Requests
+//! wait in one FIFO per [`crate::Priority`] under one shared capacity (`queue/levels.rs`):
+//! workers take the most urgent first.
 //!
-//! flume holds the items (bounded, MPMC, `try_send`/`try_recv` for eviction), but waiting
-//! uses tokio primitives: flume's async receive can lose a wake-up when several receivers
-//! wait (flume issues #124, #172), which left a request queued beside an idle worker.
+//! flume holds the items (MPMC, `try_recv` for eviction), but waiting uses tokio
+//! primitives: flume's async receive can lose a wake-up when several receivers wait
+//! (flume issues #124, #172), which left a request queued beside an idle worker.
 //! `items` counts queued requests (one permit per push), `space` wakes blocked senders.
 
 use std::sync::Arc;
@@ -15,6 +17,9 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::envelope::Rejectable;
+use levels::Levels;
+
+mod levels;
 use crate::error::SwarmError;
 use crate::metrics::ServiceMetrics;
 
@@ -59,9 +64,7 @@ impl OverflowPolicy {
 /// A bounded multi-producer, multi-consumer queue with an overflow policy.
 pub(crate) struct BoundedQueue<E> {
     service: String,
-    tx: flume::Sender<E>,
-    rx: flume::Receiver<E>,
-    capacity: usize,
+    levels: Levels<E>,
     policy: OverflowPolicy,
     accepting: AtomicBool,
     pushers: AtomicUsize,
@@ -81,12 +84,9 @@ impl<E: Rejectable> BoundedQueue<E> {
         policy: OverflowPolicy,
         metrics: Arc<ServiceMetrics>,
     ) -> Self {
-        let (tx, rx) = flume::bounded(capacity.max(1));
         Self {
             service: service.to_string(),
-            tx,
-            rx,
-            capacity: capacity.max(1),
+            levels: Levels::new(capacity),
             policy,
             accepting: AtomicBool::new(true),
             pushers: AtomicUsize::new(0),
@@ -108,18 +108,15 @@ impl<E: Rejectable> BoundedQueue<E> {
             // Counted in flight before it leaves the queue, so a drain never sees a
             // request that is in neither place.
             self.metrics.in_flight.fetch_add(1, SeqCst);
-            match self.rx.try_recv() {
-                Ok(item) => {
+            match self.levels.pop() {
+                Some(item) => {
                     if self.policy == OverflowPolicy::Block {
                         self.space.notify_one();
                     }
                     return Some(item);
                 }
-                Err(e) => {
+                None => {
                     self.metrics.in_flight.fetch_sub(1, SeqCst);
-                    if matches!(e, flume::TryRecvError::Disconnected) {
-                        return None;
-                    }
                 }
             }
         }
@@ -137,7 +134,7 @@ impl<E: Rejectable> BoundedQueue<E> {
         while let Ok(permit) = self.items.try_acquire() {
             permit.forget();
             self.metrics.in_flight.fetch_add(1, SeqCst);
-            if let Ok(item) = self.rx.try_recv() {
+            if let Some(item) = self.levels.pop() {
                 if self.policy == OverflowPolicy::Block {
                     self.space.notify_one();
                 }
@@ -152,7 +149,7 @@ impl<E: Rejectable> BoundedQueue<E> {
     /// Takes the oldest queued request away to another pool (work stealing); the permit
     /// it leaves behind costs one of this queue's workers an extra turn.
     pub(crate) fn try_take(&self) -> Option<E> {
-        let item = self.rx.try_recv().ok()?;
+        let item = self.levels.pop()?;
         if self.policy == OverflowPolicy::Block {
             self.space.notify_one();
         }
@@ -160,11 +157,11 @@ impl<E: Rejectable> BoundedQueue<E> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.rx.len()
+        self.levels.len()
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.levels.capacity()
     }
 
     /// A rough time until capacity frees up: mean latency × queued / capacity, at least 1 s.
@@ -201,13 +198,13 @@ impl<E: Rejectable> BoundedQueue<E> {
         if !self.accepting.load(SeqCst) {
             return Err(self.unavailable());
         }
-        let item = match self.tx.try_send(item) {
+        let priority = item.priority();
+        let item = match self.levels.try_push(item, priority) {
             Ok(()) => {
                 self.pushed();
                 return Ok(());
             }
-            Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
-            Err(flume::TrySendError::Full(item)) => item,
+            Err(item) => item,
         };
         match self.policy {
             OverflowPolicy::Reject => Err(SwarmError::Overloaded {
@@ -231,13 +228,13 @@ impl<E: Rejectable> BoundedQueue<E> {
             if !self.accepting.load(SeqCst) {
                 return Err(self.unavailable());
             }
-            match self.tx.try_send(item) {
+            let priority = item.priority();
+            match self.levels.try_push(item, priority) {
                 Ok(()) => {
                     self.pushed();
                     return Ok(());
                 }
-                Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
-                Err(flume::TrySendError::Full(back)) => item = back,
+                Err(back) => item = back,
             }
             tokio::select! {
                 () = room => {}
@@ -247,19 +244,27 @@ impl<E: Rejectable> BoundedQueue<E> {
         }
     }
 
+    /// Evicts the oldest request of the lowest priority (never a more urgent one than
+    /// `item`; when all queued are more urgent, `item` itself is dropped).
     fn evict_oldest_and_push(&self, mut item: E) -> Result<(), SwarmError> {
+        let priority = item.priority();
         loop {
-            if let Ok(oldest) = self.rx.try_recv() {
-                self.metrics.dropped.fetch_add(1, SeqCst);
-                oldest.reject(self.dropped());
+            match self.levels.evict(priority) {
+                Some(oldest) => {
+                    self.metrics.dropped.fetch_add(1, SeqCst);
+                    oldest.reject(self.dropped());
+                }
+                None if self.levels.len() >= self.levels.capacity() => {
+                    return Err(self.dropped());
+                }
+                None => {}
             }
-            match self.tx.try_send(item) {
+            match self.levels.try_push(item, priority) {
                 Ok(()) => {
                     self.pushed();
                     return Ok(());
                 }
-                Err(flume::TrySendError::Full(back)) => item = back,
-                Err(flume::TrySendError::Disconnected(_)) => return Err(self.unavailable()),
+                Err(back) => item = back,
             }
         }
     }
@@ -281,7 +286,8 @@ impl<E: Rejectable> BoundedQueue<E> {
 
     /// Puts a request back (a retry after a crash) without policy checks; refuses when full.
     pub(crate) fn requeue(&self, item: E) -> Result<(), E> {
-        self.tx.try_send(item).map_err(|e| e.into_inner())?;
+        let priority = item.priority();
+        self.levels.try_push(item, priority)?;
         self.pushed();
         Ok(())
     }
@@ -299,7 +305,7 @@ impl<E: Rejectable> BoundedQueue<E> {
     /// Answers every queued request with `err`; returns how many there were.
     pub(crate) fn drain_with(&self, err: &SwarmError) -> usize {
         let mut n = 0;
-        while let Ok(item) = self.rx.try_recv() {
+        while let Some(item) = self.levels.pop() {
             item.reject(err.clone());
             n += 1;
         }

@@ -41,6 +41,8 @@ pub enum Job {
     Sleep(Duration, u64),
     /// Fail with an invalid-request error.
     Invalid,
+    /// Append the value to the log when it runs (to observe the order of service).
+    Record(Arc<std::sync::Mutex<Vec<u64>>>, u64),
 }
 
 /// Counts how many jobs actually ran.
@@ -112,6 +114,10 @@ impl Service for FaultyService {
             }
             Job::Sleep(d, v) => {
                 tokio::time::sleep(d).await;
+                Ok(v)
+            }
+            Job::Record(log, v) => {
+                log.lock().unwrap_or_else(|p| p.into_inner()).push(v);
                 Ok(v)
             }
             Job::Invalid => Err(ServiceError::InvalidRequest(
