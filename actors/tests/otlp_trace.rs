@@ -69,7 +69,8 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
     })
     .expect("telemetry");
 
-    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    workers: 2\n  fl:\n    type: fl\n";
+    // Echo on two pools: its call span records the pool the scheduler chose, and why.
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    pools:\n      - { name: first, device: cpu, workers: 2 }\n      - { name: second, device: cpu }\n  fl:\n    type: fl\n";
     let (swarm, url) = common::start(yaml).await;
     // Head sampling at 0: a request without a traceparent, and one whose traceparent says
     // "not sampled", leave no spans.
@@ -159,6 +160,30 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
         "gateway continues the caller's span"
     );
     let call = child("swarm.call", &gateway);
+    let attr = |span: &Span, key: &str| -> String {
+        let value = span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| v.value.as_ref());
+        match value {
+            Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
+                s.clone()
+            }
+            other => panic!("attribute {key} on {}: {other:?}", span.name),
+        }
+    };
+    assert_eq!(
+        attr(&call, "pool"),
+        "first",
+        "the idle tie goes to the first pool"
+    );
+    let route = attr(&call, "route");
+    assert!(
+        route.starts_with("lowest estimate") && route.contains("second"),
+        "the trace says why: {route}"
+    );
     let q = child("queue.wait", &call);
     let w = child("worker", &call);
     let fl = got
