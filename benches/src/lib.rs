@@ -124,3 +124,15 @@ pub fn clustered_unit_vectors(n: usize, q: usize, dim: usize) -> (Vec<Vec<f32>>,
     let queries = (0..q).map(|_| draw(&mut rng)).collect();
     (base, queries)
 }
+
+/// A made-up sentence of `min_words` to `min_words + spread - 1` words, different for each `i`.
+pub fn sentence(i: usize, min_words: usize, spread: usize) -> String {
+    const WORDS: [&str; 12] = [
+        "agent", "swarm", "queue", "model", "vector", "round", "proof", "actor", "batch", "trace",
+        "voter", "game",
+    ];
+    (0..(min_words + i % spread.max(1)))
+        .map(|k| WORDS[(i * 7 + k * 5) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -133,7 +133,7 @@ impl Service for EmbedService {
             .map(|text| batcher.submit(text, ctx.deadline));
         let mut embeddings = Vec::new();
         let mut tokens = 0;
-        for result in futures_join(calls).await {
+        for result in futures_util::future::join_all(calls).await {
             let (vector, used) = result?;
             embeddings.push(vector);
             tokens += used;
@@ -198,31 +198,6 @@ async fn remote_embed(
         tokens: tokens as usize,
         model: model.clone(),
     })
-}
-
-/// Awaits every future, keeping order (they run concurrently as spawned tasks would not
-/// borrow; here they only wait on the batcher, so polling them together suffices).
-async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futs.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 /// Registers service type `embed` (params: `model_dir`, `model_name`, `batch`, `threads`

@@ -11,29 +11,34 @@ use tokio::time::Instant;
 /// How much retrying a pool may do.
 #[derive(Debug)]
 pub struct RetryBudget {
-    ratio: f64,
+    /// Thousandths of a retry deposited per request (integers: 10 × 0.2 is exactly 2).
+    per_request: u64,
     min_per_second: u32,
     state: Mutex<State>,
 }
 
 #[derive(Debug)]
 struct State {
-    balance: f64,
+    /// Thousandths of a retry.
+    balance: u64,
     second: Instant,
     free_used: u32,
 }
 
-/// The most retries banked: a quiet hour does not pay for a storm.
-const MAX_BALANCE: f64 = 100.0;
+/// The most retries banked (in thousandths): a quiet hour does not pay for a storm.
+const MAX_BALANCE: u64 = 100_000;
+
+/// One retry, in thousandths.
+const ONE: u64 = 1_000;
 
 impl RetryBudget {
     /// A budget of `ratio` retries per request plus `min_per_second`.
     pub fn new(ratio: f64, min_per_second: u32) -> Self {
         Self {
-            ratio: ratio.max(0.0),
+            per_request: (ratio.clamp(0.0, 100.0) * ONE as f64).round() as u64,
             min_per_second,
             state: Mutex::new(State {
-                balance: 0.0,
+                balance: 0,
                 second: Instant::now(),
                 free_used: 0,
             }),
@@ -47,7 +52,7 @@ impl RetryBudget {
     /// Records a request (first attempt).
     pub fn deposit(&self) {
         let mut s = self.state();
-        s.balance = (s.balance + self.ratio).min(MAX_BALANCE);
+        s.balance = (s.balance + self.per_request).min(MAX_BALANCE);
     }
 
     /// Takes one retry from the budget if it allows one now.
@@ -62,8 +67,8 @@ impl RetryBudget {
             s.free_used += 1;
             return true;
         }
-        if s.balance >= 1.0 {
-            s.balance -= 1.0;
+        if s.balance >= ONE {
+            s.balance -= ONE;
             return true;
         }
         false

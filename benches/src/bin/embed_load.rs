@@ -13,15 +13,7 @@ use swarm_benches::quantile;
 use swarm_runtime::{Client, Swarm, SwarmConfig};
 
 fn sentence(i: usize) -> String {
-    const WORDS: [&str; 12] = [
-        "agent", "swarm", "queue", "model", "vector", "round", "proof", "actor", "batch", "trace",
-        "voter", "game",
-    ];
-    let len = 6 + i % 14;
-    (0..len)
-        .map(|k| WORDS[(i * 7 + k * 5) % WORDS.len()])
-        .collect::<Vec<_>>()
-        .join(" ")
+    swarm_benches::sentence(i, 6, 14)
 }
 
 async fn run(

@@ -22,14 +22,7 @@ const ROUNDS: usize = 3;
 const SLOW: &str = "{ threads: 1, batch: { max_batch_size: 2, max_wait: 2ms, max_batch_tokens: 8192, max_concurrent_batches: 1 } }";
 
 fn sentence(i: usize) -> String {
-    const WORDS: [&str; 12] = [
-        "agent", "swarm", "queue", "model", "vector", "round", "proof", "actor", "batch", "trace",
-        "voter", "game",
-    ];
-    (0..(8 + i % 12))
-        .map(|k| WORDS[(i * 7 + k * 5) % WORDS.len()])
-        .collect::<Vec<_>>()
-        .join(" ")
+    swarm_benches::sentence(i, 8, 12)
 }
 
 /// Requests per second, p99, requests.

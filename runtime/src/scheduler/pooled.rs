@@ -268,9 +268,10 @@ impl<S: Service> RunningService for PooledService<S> {
 
     fn shutdown(&self, grace: Duration) -> BoxFuture<'_, DrainReport> {
         Box::pin(async move {
+            // Side by side: the whole shutdown stays within one grace period.
             let drains = self.running.iter().map(|r| r.shutdown(grace));
             let mut report = DrainReport::default();
-            for r in futures_join(drains).await {
+            for r in futures_util::future::join_all(drains).await {
                 report.answered_unavailable += r.answered_unavailable;
             }
             report
@@ -280,39 +281,4 @@ impl<S: Service> RunningService for PooledService<S> {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-/// Drains the pools side by side.
-async fn futures_join<'a>(
-    futs: impl Iterator<Item = BoxFuture<'a, DrainReport>>,
-) -> Vec<DrainReport> {
-    let mut set = Vec::new();
-    for f in futs {
-        set.push(f);
-    }
-    let mut out = Vec::with_capacity(set.len());
-    // Every pool's drain runs under its own grace period; polling them together keeps
-    // the whole shutdown within one grace period.
-    let mut pending: Vec<Option<BoxFuture<'a, DrainReport>>> = set.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut left = false;
-        for slot in pending.iter_mut() {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(r) => {
-                        out.push(r);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => left = true,
-                }
-            }
-        }
-        if left {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out
 }
