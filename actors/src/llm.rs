@@ -8,6 +8,7 @@ pub mod cache;
 pub mod client;
 pub mod engine;
 pub mod job;
+mod local;
 pub mod model;
 pub mod remote;
 mod routes;
