@@ -22,7 +22,7 @@ use crate::metrics::{QueueGauge, ServiceMetrics};
 use crate::pool::{DrainReport, Health, PoolSpec, ServicePool};
 use crate::service::Service;
 
-pub use builder::{BuildError, ServiceOptions, ServiceParams, SwarmBuilder, duration};
+pub use builder::{BuildError, PoolOptions, ServiceOptions, ServiceParams, SwarmBuilder, duration};
 pub use dependency::Dependency;
 pub use graph::{render_dot, render_text};
 pub use registry::{Attachments, Registry, ServiceTypeRegistration};

@@ -414,3 +414,52 @@ services:
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_rust_builder_declares_pools_like_yaml() {
+    use swarm_runtime::scheduler::{BreakerConfig, Device, Routing};
+    use swarm_runtime::topology::{PoolOptions, ServiceOptions, SwarmBuilder};
+    let registry = registry(Default::default(), vec![]);
+    let pools = [
+        PoolOptions::new("gpu0", Device::Cuda(0)).params(serde_json::json!({ "per_unit": "1ms" })),
+        PoolOptions::new("cpu", Device::Cpu)
+            .workers(2)
+            .concurrency(4)
+            .breaker(BreakerConfig::default()),
+    ];
+    let options = ServiceOptions::new()
+        .pools(pools)
+        .routing(Routing::Estimate);
+    let swarm = SwarmBuilder::new("built")
+        .service_with("paced", "paced", serde_json::json!({}), options)
+        .start(&registry)
+        .await
+        .expect("starts");
+    let pools = swarm.pools("paced");
+    assert_eq!(pools.len(), 2);
+    assert!(pools.iter().any(|p| p.name == "cpu" && p.serving));
+    assert!(
+        pools
+            .iter()
+            .any(|p| p.name == "gpu0" && p.state.starts_with("absent"))
+    );
+    let client = swarm.client::<FakePacedPool>("paced").unwrap();
+    let job = PacedJob {
+        units: 1,
+        hold: None,
+    };
+    assert_eq!(within(client.call(job)).await.unwrap(), "cpu");
+    swarm.shutdown().await;
+    // A mistake is refused with its key path, like YAML's.
+    let bad = ServiceOptions::new().pools([PoolOptions::remote("r", "ftp://x", 4)]);
+    let errors = SwarmBuilder::new("bad")
+        .service_with("paced", "paced", serde_json::json!({}), bad)
+        .build(&registry)
+        .expect_err("invalid");
+    assert!(
+        errors
+            .to_string()
+            .contains("services.paced.pools[0].url: `ftp://x` is not an http:// or https:// URL"),
+        "{errors}"
+    );
+}

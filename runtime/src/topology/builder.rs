@@ -69,6 +69,86 @@ impl ServiceOptions {
         self.0.insert("route_prefix".into(), prefix.into());
         self
     }
+
+    /// `pools`: run the service on these pools (instead of `workers`).
+    pub fn pools(mut self, pools: impl IntoIterator<Item = PoolOptions>) -> Self {
+        let pools: Vec<Json> = pools.into_iter().map(|p| Json::Object(p.0)).collect();
+        self.0.insert("pools".into(), Json::Array(pools));
+        self
+    }
+
+    /// `routing`: how a request picks one of the pools.
+    pub fn routing(mut self, routing: crate::scheduler::Routing) -> Self {
+        self.0.insert("routing".into(), routing.name().into());
+        self
+    }
+}
+
+/// One entry of `pools` as the YAML keys say it; unset keys keep their defaults.
+///
+/// ```
+/// use swarm_runtime::scheduler::Device;
+/// use swarm_runtime::topology::PoolOptions;
+/// let gpu = PoolOptions::new("gpu0", Device::Cuda(0)).params(serde_json::json!({ "n_gpu_layers": 99 }));
+/// let remote = PoolOptions::remote("remote-a", "http://10.0.0.5:8000", 16).api_key_env("LLM_KEY");
+/// # let _ = (gpu, remote);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PoolOptions(Map<String, Json>);
+
+impl PoolOptions {
+    /// A pool named `name` on `device`.
+    pub fn new(name: &str, device: crate::scheduler::Device) -> Self {
+        let mut map = Map::new();
+        map.insert("name".into(), name.into());
+        map.insert("device".into(), device.to_string().into());
+        Self(map)
+    }
+
+    /// A remote pool: an OpenAI-compatible server at `url`, `max_concurrency` at once.
+    pub fn remote(name: &str, url: &str, max_concurrency: usize) -> Self {
+        let mut pool = Self::new(name, crate::scheduler::Device::Remote);
+        pool.0.insert("url".into(), url.into());
+        pool.0
+            .insert("max_concurrency".into(), max_concurrency.into());
+        pool
+    }
+
+    /// `workers`.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.0.insert("workers".into(), n.into());
+        self
+    }
+
+    /// `concurrency`.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.0.insert("concurrency".into(), n.into());
+        self
+    }
+
+    /// `api_key_env`.
+    pub fn api_key_env(mut self, var: &str) -> Self {
+        self.0.insert("api_key_env".into(), var.into());
+        self
+    }
+
+    /// `params`, over the service's.
+    pub fn params(mut self, params: impl Serialize) -> Self {
+        let params = serde_json::to_value(params).unwrap_or_else(|e| Json::String(e.to_string()));
+        self.0.insert("params".into(), params);
+        self
+    }
+
+    /// `breaker`.
+    pub fn breaker(mut self, b: crate::scheduler::BreakerConfig) -> Self {
+        let breaker = serde_json::json!({
+            "failures": b.failures,
+            "window": duration(b.window),
+            "cooldown": duration(b.cooldown),
+        });
+        self.0.insert("breaker".into(), breaker);
+        self
+    }
 }
 
 /// A duration as the config reader writes it (`250ms`).
