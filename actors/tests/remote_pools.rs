@@ -59,6 +59,10 @@ async fn chat(
         let err = json!({ "error": { "message": "injected fault: the fake server fails" } });
         return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(err)).into_response();
     }
+    if last_user(&body) == "refuse me" {
+        let err = json!({ "error": { "message": "injected fault: the fake server refuses" } });
+        return (StatusCode::BAD_REQUEST, axum::Json(err)).into_response();
+    }
     let text = format!("echo: {}", last_user(&body));
     if body["stream"] != json!(true) {
         let answer = json!({
@@ -282,6 +286,36 @@ async fn a_failing_remote_pool_is_retried_within_budget_then_its_breaker_moves_t
     assert!(metrics.contains(
         "swarm_scheduler_routed_total{service=\"llm\",pool=\"good\",device=\"remote\"} 6"
     ));
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_pool_whose_key_variable_is_unset_is_reported_and_skipped() {
+    let (url, _server) = fake(Mode::Echo).await;
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    pools:\n      - {{ name: keyless, device: remote, url: '{url}', api_key_env: SWARM_TEST_KEY_THAT_IS_NEVER_SET }}\n      - {{ name: open, device: remote, url: '{url}' }}\n"
+    );
+    let (swarm, gw) = start(&yaml).await;
+    let health: Value = within(http().get(format!("{gw}/health")).send())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keyless = &health["services"]["llm"]["pools"][1];
+    assert_eq!(keyless["name"], "keyless");
+    let state = keyless["state"].as_str().unwrap();
+    assert!(
+        state.contains("`SWARM_TEST_KEY_THAT_IS_NEVER_SET` (api_key_env) is not set"),
+        "{state}"
+    );
+    let (status, _) = within(post_json(
+        &http(),
+        format!("{gw}/v1/chat/completions"),
+        ask("hi", false),
+    ))
+    .await;
+    assert_eq!(status, 200, "the other pool serves");
     swarm.shutdown().await;
 }
 

@@ -171,7 +171,8 @@ impl OpenAiServer {
                 Err(e) => RemoteError::Unreachable(format!("remote pool unreachable: {e}")),
             };
             retries += 1;
-            let backoff = Duration::from_millis(25 << retries);
+            // 25 ms, then 50 ms.
+            let backoff = Duration::from_millis(25 << (retries - 1));
             if retries > MAX_RETRIES
                 || Instant::now() + backoff >= deadline
                 || !self.budget.try_withdraw()
