@@ -19,7 +19,7 @@ models:
 
 ## Python packages the tests drive (the official OpenAI client).
 test-deps:
-	python3 -m pip install --quiet --disable-pip-version-check openai
+	python3 -m pip install --quiet --disable-pip-version-check openai qdrant-client
 
 ## What building llama.cpp (vendored by llama-cpp-2) needs: cmake, and libclang for bindgen.
 build-deps:

@@ -244,18 +244,40 @@ pub fn envelope(result: impl serde::Serialize, started: std::time::Instant) -> V
 /// A collection's info in Qdrant's shape (plus our `deleted_count`).
 pub fn info_body(info: &CollectionInfo) -> Value {
     let c = &info.config;
+    // Qdrant's CollectionInfo, whose required fields its clients parse. The swarm keeps a
+    // collection as one segment with no optimizer and a log of its own: those fields
+    // carry Qdrant's defaults and say so (`optimizer_status: ok`, one segment).
     serde_json::json!({
         "status": "green",
+        "optimizer_status": "ok",
+        "segments_count": 1,
         "points_count": info.points_count,
         "indexed_vectors_count": info.indexed_vectors_count,
         "deleted_count": info.deleted_count,
+        "payload_schema": {},
         "config": {
-            "params": { "vectors": { "size": c.dimension, "distance": c.distance } },
+            "params": {
+                "vectors": { "size": c.dimension, "distance": c.distance },
+                "shard_number": 1,
+                "replication_factor": 1,
+                "write_consistency_factor": 1,
+                "on_disk_payload": false,
+            },
             "hnsw_config": {
                 "m": c.hnsw.m,
                 "ef_construct": c.hnsw.ef_construction,
                 "ef_search": c.hnsw.ef_search,
+                "full_scan_threshold": 0,
+                "max_indexing_threads": 0,
+                "on_disk": false,
             },
+            "optimizer_config": {
+                "deleted_threshold": 0.2,
+                "vacuum_min_vector_number": 1000,
+                "default_segment_number": 1,
+                "flush_interval_sec": 0,
+            },
+            "wal_config": { "wal_capacity_mb": 32, "wal_segments_ahead": 0 },
         },
     })
 }

@@ -21,6 +21,7 @@ pub fn routes(client: VectorClient, limits: &Limits) -> Router {
     Router::new()
         .route("/v1/collections", get(list))
         .route("/v1/collections/{name}", put(create).get(info).delete(drop))
+        .route("/v1/collections/{name}/exists", get(exists))
         .route(
             "/v1/collections/{name}/points",
             limited(put(upsert), limits.points_limit),
@@ -69,6 +70,20 @@ async fn info(
     let started = Instant::now();
     let info = client.info(name, options).await?;
     Ok(Json(envelope(info_body(&info), started)))
+}
+
+/// `GET /v1/collections/{name}/exists` (Qdrant's `collection_exists`).
+async fn exists(
+    State(client): State<VectorClient>,
+    Path(name): Path<String>,
+    Call(options): Call,
+) -> Answer {
+    let started = Instant::now();
+    let exists = client.list(options).await?.contains(&name);
+    Ok(Json(envelope(
+        serde_json::json!({ "exists": exists }),
+        started,
+    )))
 }
 
 /// `DELETE /v1/collections/{name}`.
