@@ -233,10 +233,16 @@ impl<S: Service> Router<S> {
                 other => format!("{other:?}").to_lowercase(),
             };
         }
-        match pool.breaker().state(Instant::now()) {
-            BreakerState::Closed => "eligible".to_string(),
+        let now = Instant::now();
+        let breaker = pool.breaker();
+        if breaker.would_allow(now) {
+            return "eligible".to_string();
+        }
+        match breaker.state(now) {
             BreakerState::Open => "breaker open".to_string(),
-            BreakerState::HalfOpen => "breaker half-open, probe in flight".to_string(),
+            BreakerState::Closed | BreakerState::HalfOpen => {
+                "breaker half-open, probe in flight".to_string()
+            }
         }
     }
 
