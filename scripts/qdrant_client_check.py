@@ -1,6 +1,6 @@
 """Points the official Qdrant Python client (REST), unchanged, at a swarm gateway and
 checks the collection operations: create, exists, get (the full CollectionInfo model the
-client parses), list, upsert, count, delete.
+client parses), list, upsert, retrieve, count, delete.
 
     python3 scripts/qdrant_client_check.py http://127.0.0.1:8080
 Prints one JSON line with what it saw; exits non-zero on any failure.
@@ -25,6 +25,8 @@ def main(base):
         models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0], payload={"colour": "red"}),
         models.PointStruct(id=2, vector=[0.0, 1.0, 0.0, 0.0], payload={"colour": "blue"}),
     ])
+    got = client.retrieve(name, ids=[2, 1, 99], with_vectors=True)
+    bare = client.retrieve(name, ids=[1], with_payload=False)
     info = client.get_collection(name)
     listed = [c.name for c in client.get_collections().collections]
     count = client.count(name, exact=True).count
@@ -41,6 +43,8 @@ def main(base):
         "ef_construct": info.config.hnsw_config.ef_construct,
         "listed": listed,
         "count": count,
+        "retrieved": [[r.id, r.payload, r.vector] for r in got],
+        "bare": [[r.id, r.payload, r.vector] for r in bare],
         "exists_after_delete": client.collection_exists(name),
     }))
 

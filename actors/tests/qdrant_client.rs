@@ -1,6 +1,6 @@
 //! The official Qdrant Python client (REST), unchanged, against the gateway's collections
 //! API (make test installs it: `python3 -m pip install qdrant-client`). This covers the
-//! collection operations; points retrieval, scroll, query and payload updates are open
+//! collection operations and retrieve by id; scroll, query and payload updates are open
 //! (issue 16).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -25,5 +25,11 @@ async fn the_official_qdrant_client_manages_collections_unchanged() {
     );
     assert_eq!(seen["listed"], serde_json::json!(["qdrant_check"]));
     assert_eq!(seen["count"], 2);
+    // By id, in the order asked, a missing id skipped; payload by default, vector on request.
+    assert_eq!(
+        seen["retrieved"],
+        serde_json::json!([[2, { "colour": "blue" }, [0.0, 1.0, 0.0, 0.0]], [1, { "colour": "red" }, [1.0, 0.0, 0.0, 0.0]]])
+    );
+    assert_eq!(seen["bare"], serde_json::json!([[1, null, null]]));
     assert_eq!(seen["exists_after_delete"], false);
 }

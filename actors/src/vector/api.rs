@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::core::{
-    CollectionConfig, CollectionInfo, Filter, HnswParams, Metric, PointId, SearchQuery,
+    CollectionConfig, CollectionInfo, Filter, HnswParams, Metric, PointId, Record, SearchQuery,
 };
 use super::service::{PointInput, PointSelector, VectorInput};
 
@@ -212,6 +212,63 @@ impl DeleteBody {
             _ => Err("give exactly one of `points` and `filter`".into()),
         }
     }
+}
+
+/// `POST /v1/collections/{name}/points` (Qdrant's `retrieve`): points by id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrieveBody {
+    ids: Vec<Value>,
+    /// `true`/`false` (a list of keys or a selector is refused: not supported yet).
+    #[serde(default)]
+    with_payload: Option<bool>,
+    /// `true`/`false`.
+    #[serde(default)]
+    with_vector: Option<bool>,
+    /// Accepted for Qdrant compatibility: one replica, always consistent.
+    #[serde(default)]
+    #[allow(dead_code)]
+    consistency: Option<Value>,
+    /// Accepted for Qdrant compatibility: no shards.
+    #[serde(default)]
+    #[allow(dead_code)]
+    shard_key: Option<Value>,
+}
+
+/// Most ids in one retrieve.
+pub const MAX_RETRIEVE: usize = 10_000;
+
+impl RetrieveBody {
+    /// The ids, and whether payloads and vectors are wanted (Qdrant's defaults: payload
+    /// yes, vector no).
+    pub fn parse(self) -> Result<(Vec<PointId>, bool, bool), String> {
+        if self.ids.len() > MAX_RETRIEVE {
+            return Err(format!("ids: at most {MAX_RETRIEVE} ids in one request"));
+        }
+        let ids = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, v)| PointId::from_json(v).map_err(|e| format!("ids[{i}]: {e}")))
+            .collect::<Result<_, _>>()?;
+        Ok((
+            ids,
+            self.with_payload.unwrap_or(true),
+            self.with_vector.unwrap_or(false),
+        ))
+    }
+}
+
+/// A record in Qdrant's shape, with payload and vector when asked for.
+pub fn record_body(r: &Record, with_payload: bool, with_vector: bool) -> Value {
+    let mut out = serde_json::json!({ "id": r.id });
+    if with_payload {
+        out["payload"] = r.payload.clone();
+    }
+    if with_vector {
+        out["vector"] = serde_json::json!(r.vector);
+    }
+    out
 }
 
 /// `POST /v1/collections/{name}/points/count`.

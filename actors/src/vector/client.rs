@@ -160,4 +160,20 @@ impl VectorClient {
             _ => Err(out_of_shape()),
         }
     }
+
+    /// The points with these ids that exist, in the order asked.
+    pub async fn retrieve(
+        &self,
+        name: String,
+        ids: Vec<PointId>,
+        options: CallOptions,
+    ) -> Result<Vec<Record>, SwarmError> {
+        match self
+            .call(VectorRequest::Retrieve { name, ids }, options)
+            .await?
+        {
+            VectorResponse::Points(p) => Ok(p),
+            _ => Err(out_of_shape()),
+        }
+    }
 }

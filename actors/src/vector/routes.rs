@@ -9,7 +9,10 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::api::{CountBody, CreateBody, DeleteBody, SearchBody, UpsertBody, envelope, info_body};
+use super::api::{
+    CountBody, CreateBody, DeleteBody, RetrieveBody, SearchBody, UpsertBody, envelope, info_body,
+    record_body,
+};
 use super::client::VectorClient;
 use super::core::PointId;
 use crate::http::{ApiError, Call, Limits, ValidJson, limited};
@@ -24,7 +27,7 @@ pub fn routes(client: VectorClient, limits: &Limits) -> Router {
         .route("/v1/collections/{name}/exists", get(exists))
         .route(
             "/v1/collections/{name}/points",
-            limited(put(upsert), limits.points_limit),
+            limited(put(upsert).post(retrieve), limits.points_limit),
         )
         .route("/v1/collections/{name}/points/search", post(search))
         .route("/v1/collections/{name}/points/delete", post(delete))
@@ -84,6 +87,25 @@ async fn exists(
         serde_json::json!({ "exists": exists }),
         started,
     )))
+}
+
+/// `POST /v1/collections/{name}/points` (Qdrant's `retrieve`): the points with these
+/// ids that exist, in the order asked.
+async fn retrieve(
+    State(client): State<VectorClient>,
+    Path(name): Path<String>,
+    Call(options): Call,
+    ValidJson(body): ValidJson<RetrieveBody>,
+) -> Answer {
+    let started = Instant::now();
+    let (ids, with_payload, with_vector) = body.parse().map_err(ApiError::invalid)?;
+    let records: Vec<Value> = client
+        .retrieve(name, ids, options)
+        .await?
+        .iter()
+        .map(|r| record_body(r, with_payload, with_vector))
+        .collect();
+    Ok(Json(envelope(records, started)))
 }
 
 /// `DELETE /v1/collections/{name}`.

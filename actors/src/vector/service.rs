@@ -100,6 +100,13 @@ pub enum VectorRequest {
         /// The point's id.
         id: PointId,
     },
+    /// The points with these ids that exist, in the order asked (Qdrant's `retrieve`).
+    Retrieve {
+        /// The collection.
+        name: String,
+        /// The ids.
+        ids: Vec<PointId>,
+    },
     /// Count points.
     Count {
         /// The collection.
@@ -122,6 +129,8 @@ pub enum VectorResponse {
     Hits(Vec<ScoredPoint>),
     /// One point.
     Point(Record),
+    /// Points found by id.
+    Points(Vec<Record>),
     /// A count.
     Count(usize),
     /// A collection was deleted.
@@ -293,6 +302,16 @@ impl Service for VectorService {
                 point
                     .map(VectorResponse::Point)
                     .ok_or_else(|| ServiceError::NotFound(format!("no point {id} in `{name}`")))
+            }
+            VectorRequest::Retrieve { name, ids } => {
+                let c = catalog.get(&name)?;
+                let found = blocking(move || {
+                    Ok(read(&c, |c| {
+                        ids.iter().filter_map(|id| c.get(id)).collect()
+                    }))
+                })
+                .await?;
+                Ok(VectorResponse::Points(found))
             }
             VectorRequest::Count { name, filter } => {
                 let c = catalog.get(&name)?;
