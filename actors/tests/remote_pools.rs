@@ -137,6 +137,16 @@ async fn fake(mode: Mode) -> (String, Fake) {
     (format!("http://{addr}"), state)
 }
 
+/// The gateway's `/health` answer.
+async fn health(gw: &str) -> Value {
+    within(http().get(format!("{gw}/health")).send())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn ask(text: &str, stream: bool) -> Value {
     json!({ "model": "any", "messages": [{ "role": "user", "content": text }], "max_tokens": 16, "stream": stream, "cache": false })
 }
@@ -216,15 +226,10 @@ async fn a_remote_pool_serves_chat_streams_and_embeddings() {
             "normalised: {v:?}"
         );
     }
-    let health: Value = within(c.get(format!("{gw}/health")).send())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(health["services"]["llm"]["pools"][0]["device"], "remote");
-    assert_eq!(health["services"]["llm"]["pools"][0]["breaker"], "closed");
-    assert_eq!(health["devices"], json!([]));
+    let seen: Value = health(&gw).await;
+    assert_eq!(seen["services"]["llm"]["pools"][0]["device"], "remote");
+    assert_eq!(seen["services"]["llm"]["pools"][0]["breaker"], "closed");
+    assert_eq!(seen["devices"], json!([]));
     swarm.shutdown().await;
 }
 
@@ -263,14 +268,9 @@ async fn a_failing_remote_pool_is_retried_within_budget_then_its_breaker_moves_t
         "each failing request was tried 3 times (2 retries)"
     );
     assert_eq!(good.requests.load(SeqCst), 6);
-    let health: Value = within(c.get(format!("{gw}/health")).send())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(health["services"]["llm"]["healthy"], true);
-    assert_eq!(health["services"]["llm"]["pools"][0]["breaker"], "open");
+    let seen: Value = health(&gw).await;
+    assert_eq!(seen["services"]["llm"]["healthy"], true);
+    assert_eq!(seen["services"]["llm"]["pools"][0]["breaker"], "open");
     let metrics = within(c.get(format!("{gw}/metrics")).send())
         .await
         .unwrap()
@@ -296,13 +296,8 @@ async fn a_remote_pool_whose_key_variable_is_unset_is_reported_and_skipped() {
         "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    pools:\n      - {{ name: keyless, device: remote, url: '{url}', api_key_env: SWARM_TEST_KEY_THAT_IS_NEVER_SET }}\n      - {{ name: open, device: remote, url: '{url}' }}\n"
     );
     let (swarm, gw) = start(&yaml).await;
-    let health: Value = within(http().get(format!("{gw}/health")).send())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let keyless = &health["services"]["llm"]["pools"][1];
+    let seen: Value = health(&gw).await;
+    let keyless = &seen["services"]["llm"]["pools"][1];
     assert_eq!(keyless["name"], "keyless");
     let state = keyless["state"].as_str().unwrap();
     assert!(
