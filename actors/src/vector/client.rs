@@ -4,9 +4,12 @@
 use swarm_runtime::{CallOptions, Client, SwarmError};
 
 use super::core::{
-    CollectionConfig, CollectionInfo, Filter, PointId, Record, ScoredPoint, SearchQuery,
+    CollectionConfig, CollectionInfo, Filter, PayloadChange, PointId, Record, ScoredPoint,
+    ScrollPage, ScrollQuery, SearchQuery,
 };
-use super::service::{PointInput, PointSelector, VectorRequest, VectorResponse, VectorService};
+use super::service::{
+    Near, PointInput, PointSelector, VectorRequest, VectorResponse, VectorService,
+};
 use crate::http::ServiceClient;
 
 /// Collections and points on the swarm's `vector` service.
@@ -173,6 +176,59 @@ impl VectorClient {
             .await?
         {
             VectorResponse::Points(p) => Ok(p),
+            _ => Err(out_of_shape()),
+        }
+    }
+
+    /// Several searches under one read of the collection (texts embedded in one call);
+    /// the hits of each, in order.
+    pub async fn search_batch(
+        &self,
+        name: String,
+        searches: Vec<(SearchQuery, Near)>,
+        options: CallOptions,
+    ) -> Result<Vec<Vec<ScoredPoint>>, SwarmError> {
+        match self
+            .call(VectorRequest::SearchBatch { name, searches }, options)
+            .await?
+        {
+            VectorResponse::HitLists(h) => Ok(h),
+            _ => Err(out_of_shape()),
+        }
+    }
+
+    /// A page of points in id order, and where the next page starts.
+    pub async fn scroll(
+        &self,
+        name: String,
+        query: ScrollQuery,
+        options: CallOptions,
+    ) -> Result<ScrollPage, SwarmError> {
+        match self
+            .call(VectorRequest::Scroll { name, query }, options)
+            .await?
+        {
+            VectorResponse::Page(p) => Ok(p),
+            _ => Err(out_of_shape()),
+        }
+    }
+
+    /// Changes the selected points' payloads; how many changed. Every listed id must
+    /// exist, or nothing changes.
+    pub async fn change_payload(
+        &self,
+        name: String,
+        selector: PointSelector,
+        change: PayloadChange,
+        options: CallOptions,
+    ) -> Result<usize, SwarmError> {
+        let request = VectorRequest::ChangePayload {
+            name,
+            selector,
+            change,
+        };
+        match self.call(request, options).await? {
+            VectorResponse::Changed(n) => Ok(n),
             _ => Err(out_of_shape()),
         }
     }

@@ -6,9 +6,12 @@ pub mod collection;
 pub mod config;
 pub mod distance;
 pub mod filter;
+mod filter_parse;
 mod hnsw_dump;
 mod hnsw_graph;
 mod hnsw_walk;
+pub mod payload;
+pub mod points;
 pub mod store;
 mod wal;
 #[cfg(test)]
@@ -21,6 +24,8 @@ pub use collection::{Collection, CollectionInfo, NewPoint, Record, ScoredPoint, 
 pub use config::{CollectionConfig, HnswParams};
 pub use distance::Metric;
 pub use filter::Filter;
+pub use payload::PayloadChange;
+pub use points::{ScrollPage, ScrollQuery};
 pub use store::{CollectionStore, StoreOptions, StoredCollection};
 
 use serde::{Deserialize, Serialize};

@@ -1,39 +1,76 @@
-//! `/v1/collections/…`: Qdrant-shaped vector search over the typed [`VectorClient`].
-//! Texts in points and queries travel to the service, which embeds them in the same
-//! request (and trace).
+//! `/v1/collections/…`: Qdrant's REST API for what the swarm supports, over the typed
+//! [`VectorClient`]. Texts in points and queries travel to the service, which embeds them
+//! in the same request (and trace). Errors here carry Qdrant's `status.error` too (see
+//! [`super::qdrant_error`]).
 
 use std::time::Instant;
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::api::{
-    CountBody, CreateBody, DeleteBody, RetrieveBody, SearchBody, UpsertBody, envelope, info_body,
-    record_body,
-};
+use super::api::{CreateBody, IndexBody, envelope, info_body};
 use super::client::VectorClient;
-use super::core::PointId;
+use super::qdrant_error::{not_supported, qdrant_shape};
+use super::routes_points as points;
 use crate::http::{ApiError, Call, Limits, ValidJson, limited};
 
-type Answer = Result<Json<Value>, ApiError>;
+/// A JSON answer or an error.
+pub(super) type Answer = Result<Json<Value>, ApiError>;
 
 /// The collection and point routes (point batches under the gateway's `points_limit`).
 pub fn routes(client: VectorClient, limits: &Limits) -> Router {
+    let batch = |route| limited(route, limits.points_limit);
     Router::new()
         .route("/v1/collections", get(list))
         .route("/v1/collections/{name}", put(create).get(info).delete(drop))
         .route("/v1/collections/{name}/exists", get(exists))
+        .route("/v1/collections/{name}/index", put(create_index))
+        .route("/v1/collections/{name}/index/{field}", delete(drop_index))
         .route(
             "/v1/collections/{name}/points",
-            limited(put(upsert).post(retrieve), limits.points_limit),
+            batch(put(points::upsert).post(points::retrieve)),
         )
-        .route("/v1/collections/{name}/points/search", post(search))
-        .route("/v1/collections/{name}/points/delete", post(delete))
-        .route("/v1/collections/{name}/points/count", post(count))
-        .route("/v1/collections/{name}/points/{id}", get(get_point))
+        .route("/v1/collections/{name}/points/search", post(points::search))
+        .route(
+            "/v1/collections/{name}/points/search/batch",
+            batch(post(points::search_batch)),
+        )
+        .route("/v1/collections/{name}/points/query", post(points::query))
+        .route(
+            "/v1/collections/{name}/points/query/batch",
+            batch(post(points::query_batch)),
+        )
+        .route("/v1/collections/{name}/points/scroll", post(points::scroll))
+        .route("/v1/collections/{name}/points/delete", post(points::delete))
+        .route("/v1/collections/{name}/points/count", post(points::count))
+        .route(
+            "/v1/collections/{name}/points/payload",
+            batch(post(points::set_payload).put(points::overwrite_payload)),
+        )
+        .route(
+            "/v1/collections/{name}/points/payload/delete",
+            post(points::delete_payload),
+        )
+        .route(
+            "/v1/collections/{name}/points/payload/clear",
+            post(points::clear_payload),
+        )
+        .route("/v1/collections/{name}/points/{id}", get(points::get_point))
+        .route("/v1/collections/{name}/{*rest}", any(not_supported))
         .with_state(client)
+        .layer(axum::middleware::map_response(qdrant_shape))
+}
+
+/// Qdrant's `UpdateResult` (`status: completed`: every write here is applied before it
+/// is answered, `wait` or not), with the swarm's counts beside it.
+pub(super) fn updated(extra: Value, started: Instant) -> Json<Value> {
+    let mut result = serde_json::json!({ "operation_id": null, "status": "completed" });
+    if let (Some(r), Value::Object(more)) = (result.as_object_mut(), extra) {
+        r.extend(more);
+    }
+    Json(envelope(result, started))
 }
 
 /// `GET /v1/collections`.
@@ -89,25 +126,6 @@ async fn exists(
     )))
 }
 
-/// `POST /v1/collections/{name}/points` (Qdrant's `retrieve`): the points with these
-/// ids that exist, in the order asked.
-async fn retrieve(
-    State(client): State<VectorClient>,
-    Path(name): Path<String>,
-    Call(options): Call,
-    ValidJson(body): ValidJson<RetrieveBody>,
-) -> Answer {
-    let started = Instant::now();
-    let (ids, with_payload, with_vector) = body.parse().map_err(ApiError::invalid)?;
-    let records: Vec<Value> = client
-        .retrieve(name, ids, options)
-        .await?
-        .iter()
-        .map(|r| record_body(r, with_payload, with_vector))
-        .collect();
-    Ok(Json(envelope(records, started)))
-}
-
 /// `DELETE /v1/collections/{name}`.
 async fn drop(
     State(client): State<VectorClient>,
@@ -119,76 +137,29 @@ async fn drop(
     Ok(Json(envelope(true, started)))
 }
 
-/// `PUT /v1/collections/{name}/points`.
-async fn upsert(
+/// `PUT /v1/collections/{name}/index`: accepted for an existing collection and changes
+/// nothing (filters read payloads directly; there is no payload index to build).
+async fn create_index(
     State(client): State<VectorClient>,
     Path(name): Path<String>,
     Call(options): Call,
-    ValidJson(body): ValidJson<UpsertBody>,
+    ValidJson(body): ValidJson<IndexBody>,
 ) -> Answer {
     let started = Instant::now();
-    let points = body.into_points().map_err(ApiError::invalid)?;
-    let n = client.upsert(name, points, options).await?;
-    Ok(Json(envelope(
-        serde_json::json!({ "status": "completed", "points": n }),
-        started,
-    )))
+    if body.field_name.is_empty() {
+        return Err(ApiError::invalid("`field_name` must not be empty"));
+    }
+    client.info(name, options).await?;
+    Ok(updated(Value::Null, started))
 }
 
-/// `POST /v1/collections/{name}/points/search`.
-async fn search(
+/// `DELETE /v1/collections/{name}/index/{field}`: as [`create_index`].
+async fn drop_index(
     State(client): State<VectorClient>,
-    Path(name): Path<String>,
-    Call(options): Call,
-    ValidJson(body): ValidJson<SearchBody>,
-) -> Answer {
-    let started = Instant::now();
-    let (query, text) = body.into_query().map_err(ApiError::invalid)?;
-    let hits = client.search(name, query, text, options).await?;
-    Ok(Json(envelope(hits, started)))
-}
-
-/// `POST /v1/collections/{name}/points/delete`.
-async fn delete(
-    State(client): State<VectorClient>,
-    Path(name): Path<String>,
-    Call(options): Call,
-    ValidJson(body): ValidJson<DeleteBody>,
-) -> Answer {
-    let started = Instant::now();
-    let selector = body.into_selector().map_err(ApiError::invalid)?;
-    let n = client.delete(name, selector, options).await?;
-    Ok(Json(envelope(
-        serde_json::json!({ "status": "completed", "deleted": n }),
-        started,
-    )))
-}
-
-/// `POST /v1/collections/{name}/points/count`.
-async fn count(
-    State(client): State<VectorClient>,
-    Path(name): Path<String>,
-    Call(options): Call,
-    ValidJson(body): ValidJson<CountBody>,
-) -> Answer {
-    let started = Instant::now();
-    let filter = body.into_filter().map_err(ApiError::invalid)?;
-    let n = client.count(name, filter, options).await?;
-    Ok(Json(envelope(serde_json::json!({ "count": n }), started)))
-}
-
-/// `GET /v1/collections/{name}/points/{id}`.
-async fn get_point(
-    State(client): State<VectorClient>,
-    Path((name, id)): Path<(String, String)>,
+    Path((name, _field)): Path<(String, String)>,
     Call(options): Call,
 ) -> Answer {
     let started = Instant::now();
-    let id_json = match id.parse::<u64>() {
-        Ok(n) => Value::from(n),
-        Err(_) => Value::String(id),
-    };
-    let id = PointId::from_json(&id_json).map_err(ApiError::invalid)?;
-    let point = client.get(name, id, options).await?;
-    Ok(Json(envelope(point, started)))
+    client.info(name, options).await?;
+    Ok(updated(Value::Null, started))
 }

@@ -14,128 +14,10 @@ use crate::embed::{EmbedClient, EmbedService};
 use crate::http::ServiceClient;
 
 use super::core::catalog::SharedCollection;
-use super::core::{
-    Catalog, CollectionConfig, CollectionInfo, Filter, NewPoint, PointId, Record, ScoredPoint,
-    SearchQuery, StoreOptions, VectorError,
+use super::core::{Catalog, NewPoint, StoreOptions, VectorError};
+pub use super::messages::{
+    Near, PointInput, PointSelector, VectorInput, VectorRequest, VectorResponse,
 };
-
-/// Which points a deletion names.
-#[derive(Debug, Clone)]
-pub enum PointSelector {
-    /// These ids.
-    Ids(Vec<PointId>),
-    /// Every point passing the filter.
-    Filter(Filter),
-}
-
-/// A point's vector, or a text for the embedding service to turn into one.
-#[derive(Debug, Clone)]
-pub enum VectorInput {
-    /// The vector itself.
-    Vector(Vec<f32>),
-    /// A text, embedded by the service's `embed` dependency in the same request.
-    Text(String),
-}
-
-/// A point to write.
-#[derive(Debug, Clone)]
-pub struct PointInput {
-    /// Its id.
-    pub id: PointId,
-    /// Its vector or text.
-    pub vector: VectorInput,
-    /// Its payload (a JSON object, or null).
-    pub payload: serde_json::Value,
-}
-
-/// A request to the vector service.
-#[derive(Debug, Clone)]
-pub enum VectorRequest {
-    /// Create a collection.
-    Create {
-        /// Its name.
-        name: String,
-        /// Its settings.
-        config: CollectionConfig,
-    },
-    /// Delete a collection.
-    Drop {
-        /// Its name.
-        name: String,
-    },
-    /// A collection's sizes and settings.
-    Info {
-        /// Its name.
-        name: String,
-    },
-    /// Every collection's name.
-    List,
-    /// Write points.
-    Upsert {
-        /// The collection.
-        name: String,
-        /// The points, with vectors or texts.
-        points: Vec<PointInput>,
-    },
-    /// Delete points.
-    Delete {
-        /// The collection.
-        name: String,
-        /// Which points.
-        selector: PointSelector,
-    },
-    /// Nearest neighbours.
-    Search {
-        /// The collection.
-        name: String,
-        /// The search (its vector is filled from `text` when given).
-        query: Box<SearchQuery>,
-        /// A text to search by instead of the query's vector.
-        text: Option<String>,
-    },
-    /// One point.
-    Get {
-        /// The collection.
-        name: String,
-        /// The point's id.
-        id: PointId,
-    },
-    /// The points with these ids that exist, in the order asked (Qdrant's `retrieve`).
-    Retrieve {
-        /// The collection.
-        name: String,
-        /// The ids.
-        ids: Vec<PointId>,
-    },
-    /// Count points.
-    Count {
-        /// The collection.
-        name: String,
-        /// Only points passing this.
-        filter: Option<Filter>,
-    },
-}
-
-/// The vector service's answers.
-#[derive(Debug, Clone)]
-pub enum VectorResponse {
-    /// A collection's sizes and settings.
-    Info(CollectionInfo),
-    /// Collection names.
-    Names(Vec<String>),
-    /// Points written or deleted.
-    Changed(usize),
-    /// Search hits, best first.
-    Hits(Vec<ScoredPoint>),
-    /// One point.
-    Point(Record),
-    /// Points found by id.
-    Points(Vec<Record>),
-    /// A count.
-    Count(usize),
-    /// A collection was deleted.
-    Dropped,
-}
 
 impl From<VectorError> for ServiceError {
     fn from(e: VectorError) -> Self {
@@ -332,6 +214,59 @@ impl Service for VectorService {
                     query.vector = self.embed(vec![text], ctx).await?.pop().unwrap_or_default();
                 }
                 blocking(move || read(&c, |c| c.search(&query)).map(VectorResponse::Hits)).await
+            }
+            VectorRequest::SearchBatch { name, mut searches } => {
+                let c = catalog.get(&name)?;
+                let texts: Vec<String> = searches
+                    .iter_mut()
+                    .filter_map(|(_, near)| match near {
+                        Near::Text(t) => Some(std::mem::take(t)),
+                        _ => None,
+                    })
+                    .collect();
+                let mut embedded = self.embed(texts, ctx).await?.into_iter();
+                for (query, near) in &mut searches {
+                    if matches!(near, Near::Text(_)) {
+                        query.vector = embedded.next().unwrap_or_default();
+                    }
+                }
+                blocking(move || {
+                    read(&c, |c| {
+                        searches
+                            .iter()
+                            .map(|(query, near)| match near {
+                                Near::Point(id) => c.search_by_point(id, query),
+                                Near::Vector | Near::Text(_) => c.search(query),
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map(VectorResponse::HitLists)
+                })
+                .await
+            }
+            VectorRequest::Scroll { name, query } => {
+                let c = catalog.get(&name)?;
+                blocking(move || Ok(VectorResponse::Page(read(&c, |c| c.scroll(&query))))).await
+            }
+            VectorRequest::ChangePayload {
+                name,
+                selector,
+                change,
+            } => {
+                let c = catalog.get(&name)?;
+                let commitment = ctx.commitment.clone();
+                blocking(move || {
+                    let mut guard = c.write();
+                    committed(&commitment)?;
+                    let ids = match selector {
+                        PointSelector::Ids(ids) => ids,
+                        PointSelector::Filter(f) => guard.collection().ids_matching(&f),
+                    };
+                    guard
+                        .change_payload(&ids, &change)
+                        .map(VectorResponse::Changed)
+                })
+                .await
             }
             VectorRequest::Upsert { name, points } => {
                 let c = catalog.get(&name)?;

@@ -115,12 +115,18 @@ pub async fn until_metric(c: &reqwest::Client, url: &str, line: &str) {
 /// Runs `scripts/<script>` with python3 against the gateway at `url` (bounded); the one
 /// JSON line it prints, or a failure with its output.
 pub async fn python_check(script: &str, url: &str) -> serde_json::Value {
+    python_check_with(script, url, &[]).await
+}
+
+/// As [`python_check`], with more arguments after the URL.
+pub async fn python_check_with(script: &str, url: &str, args: &[&str]) -> serde_json::Value {
     let path = format!("{}/../scripts/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::time::timeout(
         Duration::from_secs(300),
         tokio::process::Command::new("python3")
             .arg(&path)
             .arg(url)
+            .args(args)
             .output(),
     )
     .await

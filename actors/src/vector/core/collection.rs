@@ -1,7 +1,7 @@
 //! One collection in memory: an HNSW graph over slots, the vectors and payloads behind
 //! them, and tombstones for deleted or replaced points until the graph is rebuilt.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use pulp::Arch;
 use serde::Serialize;
@@ -52,6 +52,9 @@ pub struct ScoredPoint {
     /// The payload, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
+    /// The stored vector, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
 }
 
 /// A search.
@@ -73,6 +76,8 @@ pub struct SearchQuery {
     pub exact: bool,
     /// Return payloads.
     pub with_payload: bool,
+    /// Return stored vectors.
+    pub with_vector: bool,
 }
 
 /// Sizes and settings, for `GET /v1/collections/{name}`.
@@ -105,8 +110,9 @@ pub struct Collection {
     /// Slot-major vectors, `dimension` floats each.
     vectors: Vec<f32>,
     /// `None` marks a tombstone.
-    slots: Vec<Option<Slot>>,
-    by_id: HashMap<PointId, usize>,
+    pub(super) slots: Vec<Option<Slot>>,
+    /// Live points by id, in id order (scroll pages through it).
+    pub(super) by_id: BTreeMap<PointId, usize>,
 }
 
 impl Collection {
@@ -124,7 +130,7 @@ impl Collection {
             graph,
             vectors: Vec::new(),
             slots: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: BTreeMap::new(),
         }
     }
 
@@ -311,7 +317,7 @@ impl Collection {
         })
     }
 
-    fn vector(&self, slot: usize) -> &[f32] {
+    pub(super) fn vector(&self, slot: usize) -> &[f32] {
         let d = self.config.dimension;
         &self.vectors[slot * d..(slot + 1) * d]
     }
@@ -395,6 +401,7 @@ impl Collection {
                     id: s.id,
                     score,
                     payload: q.with_payload.then(|| s.payload.clone()),
+                    vector: q.with_vector.then(|| self.vector(slot).to_vec()),
                 })
             })
             .collect())

@@ -1,5 +1,6 @@
-//! Payload filters in Qdrant's shape: `must`, `should`, `must_not` over `match` and `range`
-//! conditions (plus `has_id`, `is_empty` and nested filters), parsed once into a tree that
+//! Payload filters in Qdrant's shape: `must`, `should`, `must_not` and `min_should` over
+//! `match`, `range`, `values_count`, `is_empty`, `is_null`, `has_id`, `has_vector`,
+//! `nested` and nested filters, parsed once (see [`super::filter_parse`]) into a tree that
 //! is evaluated per candidate during the graph search.
 
 use std::collections::HashSet;
@@ -8,16 +9,9 @@ use serde_json::Value;
 
 use super::PointId;
 
-/// Longest `key`, in bytes.
-pub const MAX_KEY_BYTES: usize = 512;
-/// Most dotted parts in a `key`.
-pub const MAX_KEY_PARTS: usize = 32;
-/// Most ids in one `has_id`.
-pub const MAX_HAS_ID: usize = 10_000;
-/// Most conditions in a filter, nested ones included.
-pub const MAX_CONDITIONS: usize = 1_024;
-/// Deepest nesting of filters.
-pub const MAX_DEPTH: usize = 16;
+pub use super::filter_parse::{
+    MAX_CONDITIONS, MAX_DEPTH, MAX_HAS_ID, MAX_KEY_BYTES, MAX_KEY_PARTS,
+};
 
 /// A parsed filter.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +22,17 @@ pub struct Filter {
     pub should: Vec<Condition>,
     /// None may hold.
     pub must_not: Vec<Condition>,
+    /// At least `min_count` of these must hold (Qdrant's `min_should`).
+    pub min_should: Option<MinShould>,
+}
+
+/// At least `min_count` of `conditions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinShould {
+    /// The conditions.
+    pub conditions: Vec<Condition>,
+    /// How many must hold.
+    pub min_count: usize,
 }
 
 /// One condition.
@@ -47,6 +52,14 @@ pub enum Condition {
         /// Refused values.
         except: Vec<Value>,
     },
+    /// A string at `key` (or in an array there) contains `text` (Qdrant's `match.text`
+    /// on a field without a full-text index: a substring match).
+    Text {
+        /// Dotted payload path.
+        key: String,
+        /// The substring.
+        text: String,
+    },
     /// The number at `key` (or any number in an array there) lies in the range.
     Range {
         /// Dotted payload path.
@@ -54,10 +67,28 @@ pub enum Condition {
         /// The bounds.
         range: Range,
     },
+    /// The number of values at `key` (an array's length, 1 for a scalar) lies in the range.
+    ValuesCount {
+        /// Dotted payload path.
+        key: String,
+        /// The bounds.
+        range: Range,
+    },
     /// The point's id is one of these (a set: one lookup per point, however many).
     HasId(HashSet<PointId>),
+    /// Whether the point has the named vector (only the unnamed one, `""`, exists).
+    HasVector(bool),
     /// `key` is missing, null or an empty array.
     IsEmpty(String),
+    /// `key` exists and is null.
+    IsNull(String),
+    /// Some object in the array at `key` passes `filter` on its own (Qdrant's `nested`).
+    NestedArray {
+        /// Dotted payload path of the array.
+        key: String,
+        /// The filter each element is tried against, keys relative to the element.
+        filter: Box<Filter>,
+    },
     /// A nested filter.
     Nested(Box<Filter>),
 }
@@ -85,10 +116,10 @@ impl Range {
 }
 
 impl Filter {
-    /// Parses a filter, naming the offending path on error (`filter.must[1].range.gt: …`).
+    /// Parses a filter, naming the offending path on error (`filter.must[1].range.gt: …`);
+    /// a condition the swarm does not support is named as such.
     pub fn parse(v: &Value) -> Result<Self, String> {
-        let mut budget = MAX_CONDITIONS;
-        parse_filter(v, "filter", 0, &mut budget)
+        super::filter_parse::parse(v)
     }
 
     /// Whether a point with `id` and `payload` passes.
@@ -96,6 +127,14 @@ impl Filter {
         self.must.iter().all(|c| c.matches(id, payload))
             && (self.should.is_empty() || self.should.iter().any(|c| c.matches(id, payload)))
             && !self.must_not.iter().any(|c| c.matches(id, payload))
+            && self.min_should.as_ref().is_none_or(|m| {
+                m.conditions
+                    .iter()
+                    .filter(|c| c.matches(id, payload))
+                    .take(m.min_count)
+                    .count()
+                    >= m.min_count
+            })
     }
 }
 
@@ -109,11 +148,29 @@ impl Condition {
                 let mut found = values_at(payload, key).peekable();
                 found.peek().is_some() && found.all(|v| !except.iter().any(|e| same(e, v)))
             }
+            Self::Text { key, text } => values_at(payload, key)
+                .any(|v| v.as_str().is_some_and(|s| s.contains(text.as_str()))),
             Self::Range { key, range } => {
                 values_at(payload, key).any(|v| v.as_f64().is_some_and(|x| range.contains(x)))
             }
+            Self::ValuesCount { key, range } => {
+                let n: usize = raw_values_at(payload, key)
+                    .iter()
+                    .map(|v| match v {
+                        Value::Array(items) => items.len(),
+                        Value::Null => 0,
+                        _ => 1,
+                    })
+                    .sum();
+                range.contains(n as f64)
+            }
             Self::HasId(ids) => ids.contains(id),
+            Self::HasVector(present) => *present,
             Self::IsEmpty(key) => values_at(payload, key).all(Value::is_null),
+            Self::IsNull(key) => raw_values_at(payload, key).iter().any(|v| v.is_null()),
+            Self::NestedArray { key, filter } => {
+                values_at(payload, key).any(|element| filter.matches(id, element))
+            }
             Self::Nested(f) => f.matches(id, payload),
         }
     }
@@ -127,10 +184,12 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The values at a dotted path; arrays along the way and at the end are flattened.
-fn values_at<'a>(payload: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> + 'a {
+/// The values at a dotted path (`a[]` is read as `a`); arrays along the way are walked
+/// into, the value at the end is returned as it is.
+fn raw_values_at<'a>(payload: &'a Value, key: &str) -> Vec<&'a Value> {
     let mut current: Vec<&'a Value> = vec![payload];
     for part in key.split('.') {
+        let part = part.strip_suffix("[]").unwrap_or(part);
         let mut next = Vec::new();
         for v in current {
             match v {
@@ -145,179 +204,15 @@ fn values_at<'a>(payload: &'a Value, key: &str) -> impl Iterator<Item = &'a Valu
         }
         current = next;
     }
-    current.into_iter().flat_map(|v| match v {
-        Value::Array(items) => items.iter().collect::<Vec<_>>(),
-        other => vec![other],
-    })
+    current
 }
 
-fn parse_filter(v: &Value, path: &str, depth: usize, budget: &mut usize) -> Result<Filter, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("{path}: filters nest at most {MAX_DEPTH} deep"));
-    }
-    let obj = v
-        .as_object()
-        .ok_or_else(|| format!("{path}: a filter must be an object"))?;
-    let mut filter = Filter::default();
-    for (k, conds) in obj {
-        let list = match k.as_str() {
-            "must" => &mut filter.must,
-            "should" => &mut filter.should,
-            "must_not" => &mut filter.must_not,
-            other => {
-                return Err(format!(
-                    "{path}: unknown key `{other}` (expected must, should or must_not)"
-                ));
-            }
-        };
-        let here = format!("{path}.{k}");
-        match conds {
-            Value::Array(items) => {
-                for (i, c) in items.iter().enumerate() {
-                    list.push(parse_condition(c, &format!("{here}[{i}]"), depth, budget)?);
-                }
-            }
-            Value::Object(_) => list.push(parse_condition(conds, &here, depth, budget)?),
-            Value::Null => {}
-            _ => return Err(format!("{here}: expected a list of conditions")),
-        }
-    }
-    Ok(filter)
-}
-
-fn parse_condition(
-    v: &Value,
-    path: &str,
-    depth: usize,
-    budget: &mut usize,
-) -> Result<Condition, String> {
-    *budget = budget
-        .checked_sub(1)
-        .ok_or_else(|| format!("{path}: a filter holds at most {MAX_CONDITIONS} conditions"))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| format!("{path}: a condition must be an object"))?;
-    if obj.contains_key("must") || obj.contains_key("should") || obj.contains_key("must_not") {
-        let nested = parse_filter(v, path, depth + 1, budget)?;
-        return Ok(Condition::Nested(Box::new(nested)));
-    }
-    if let Some(ids) = obj.get("has_id") {
-        let ids = ids
-            .as_array()
-            .ok_or_else(|| format!("{path}.has_id: expected a list of ids"))?;
-        if ids.len() > MAX_HAS_ID {
-            return Err(format!(
-                "{path}.has_id: at most {MAX_HAS_ID} ids, got {}",
-                ids.len()
-            ));
-        }
-        let parsed = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| PointId::from_json(id).map_err(|e| format!("{path}.has_id[{i}]: {e}")))
-            .collect::<Result<_, _>>()?;
-        return Ok(Condition::HasId(parsed));
-    }
-    if let Some(e) = obj.get("is_empty").or_else(|| obj.get("is_null")) {
-        let key = e
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{path}.is_empty: expected {{\"key\": \"…\"}}"))?;
-        return Ok(Condition::IsEmpty(checked_key(
-            key,
-            &format!("{path}.is_empty.key"),
-        )?));
-    }
-    let key = obj
-        .get("key")
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| format!("{path}: a condition needs a non-empty string `key`"))?;
-    let key = checked_key(key, &format!("{path}.key"))?;
-    if let Some(m) = obj.get("match") {
-        return parse_match(key, m, &format!("{path}.match"));
-    }
-    if let Some(r) = obj.get("range") {
-        return Ok(Condition::Range {
-            key,
-            range: parse_range(r, &format!("{path}.range"))?,
-        });
-    }
-    Err(format!(
-        "{path}: a condition with `key` needs `match` or `range`"
-    ))
-}
-
-/// A key within [`MAX_KEY_BYTES`] and [`MAX_KEY_PARTS`].
-fn checked_key(key: &str, path: &str) -> Result<String, String> {
-    if key.len() > MAX_KEY_BYTES || key.split('.').count() > MAX_KEY_PARTS {
-        return Err(format!(
-            "{path}: a key is at most {MAX_KEY_BYTES} bytes and {MAX_KEY_PARTS} dotted parts"
-        ));
-    }
-    Ok(key.to_string())
-}
-
-fn parse_match(key: String, m: &Value, path: &str) -> Result<Condition, String> {
-    let scalar = |v: &Value, at: String| match v {
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(v.clone()),
-        _ => Err(format!(
-            "{at}: match values are strings, numbers or booleans"
-        )),
-    };
-    let list = |v: &Value, at: &str| -> Result<Vec<Value>, String> {
-        v.as_array()
-            .ok_or_else(|| format!("{at}: expected a list"))?
-            .iter()
-            .enumerate()
-            .map(|(i, x)| scalar(x, format!("{at}[{i}]")))
-            .collect()
-    };
-    if let Some(v) = m.get("value") {
-        return Ok(Condition::Match {
-            key,
-            any: vec![scalar(v, format!("{path}.value"))?],
-        });
-    }
-    if let Some(v) = m.get("any") {
-        return Ok(Condition::Match {
-            key,
-            any: list(v, &format!("{path}.any"))?,
-        });
-    }
-    if let Some(v) = m.get("except") {
-        return Ok(Condition::Except {
-            key,
-            except: list(v, &format!("{path}.except"))?,
-        });
-    }
-    Err(format!("{path}: expected `value`, `any` or `except`"))
-}
-
-fn parse_range(r: &Value, path: &str) -> Result<Range, String> {
-    let obj = r
-        .as_object()
-        .ok_or_else(|| format!("{path}: expected an object of bounds"))?;
-    let mut range = Range::default();
-    for (k, v) in obj {
-        let x = v
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| format!("{path}.{k}: a bound must be a finite number"))?;
-        match k.as_str() {
-            "gt" => range.gt = Some(x),
-            "gte" => range.gte = Some(x),
-            "lt" => range.lt = Some(x),
-            "lte" => range.lte = Some(x),
-            other => {
-                return Err(format!(
-                    "{path}: unknown bound `{other}` (gt, gte, lt, lte)"
-                ));
-            }
-        }
-    }
-    if obj.is_empty() {
-        return Err(format!("{path}: give at least one of gt, gte, lt, lte"));
-    }
-    Ok(range)
+/// The values at a dotted path, arrays at the end flattened into their elements.
+fn values_at<'a>(payload: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> + 'a {
+    raw_values_at(payload, key)
+        .into_iter()
+        .flat_map(|v| match v {
+            Value::Array(items) => items.iter().collect::<Vec<_>>(),
+            other => vec![other],
+        })
 }

@@ -15,6 +15,7 @@ use super::collection::Slot;
 use super::distance::GraphDistance;
 use super::hnsw_dump::{read_dump, write_dump};
 use super::hnsw_graph::HnswGraph;
+use super::payload::PayloadChange;
 use super::wal::{Wal, WalOp};
 use super::{Collection, CollectionConfig, NewPoint, PointId, VectorError};
 
@@ -157,6 +158,9 @@ impl StoredCollection {
                 WalOp::Delete(ids) => {
                     collection.delete(&ids);
                 }
+                WalOp::Payload(updates) => {
+                    collection.apply_payloads(updates);
+                }
             }
             seq = s;
         }
@@ -197,6 +201,27 @@ impl StoredCollection {
             return Ok(0);
         };
         let n = self.collection.delete(&ids);
+        self.maintain()?;
+        Ok(n)
+    }
+
+    /// Computes, logs, then applies a payload change to `ids`, which must all exist;
+    /// returns how many points changed.
+    pub fn change_payload(
+        &mut self,
+        ids: &[PointId],
+        change: &PayloadChange,
+    ) -> Result<usize, VectorError> {
+        let updates = self.collection.payload_updates(ids, change)?;
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let op = WalOp::Payload(updates);
+        self.log(&op)?;
+        let WalOp::Payload(updates) = op else {
+            return Ok(0);
+        };
+        let n = self.collection.apply_payloads(updates);
         self.maintain()?;
         Ok(n)
     }

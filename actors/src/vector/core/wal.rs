@@ -22,6 +22,8 @@ pub(crate) enum WalOp {
     Upsert(Vec<NewPoint>),
     /// Ids to delete.
     Delete(Vec<PointId>),
+    /// New payloads of existing points (op 3; logs written before it stay readable).
+    Payload(Vec<(PointId, serde_json::Value)>),
 }
 
 const HEADER: usize = 4 + 8;
@@ -232,6 +234,14 @@ pub(crate) fn encode(seq: u64, op: &WalOp) -> Vec<u8> {
             w.u64(ids.len() as u64);
             ids.iter().for_each(|id| w.id(id));
         }
+        WalOp::Payload(updates) => {
+            w.u8(3);
+            w.u64(updates.len() as u64);
+            for (id, payload) in updates {
+                w.id(id);
+                w.json(payload);
+            }
+        }
     }
     w.0
 }
@@ -247,6 +257,14 @@ fn decode(body: &[u8]) -> Result<(u64, WalOp), String> {
         2 => {
             let n = r.u64()?;
             WalOp::Delete((0..n).map(|_| r.id()).collect::<Result<_, _>>()?)
+        }
+        3 => {
+            let n = r.u64()?;
+            WalOp::Payload(
+                (0..n)
+                    .map(|_| Ok((r.id()?, r.json()?)))
+                    .collect::<Result<_, String>>()?,
+            )
         }
         t => return Err(format!("unknown op {t}")),
     };
@@ -276,6 +294,10 @@ mod tests {
         let ops = [
             WalOp::Upsert(vec![point(1), point(2)]),
             WalOp::Delete(vec![PointId::Num(1)]),
+            WalOp::Payload(vec![(
+                PointId::Num(2),
+                serde_json::json!({ "set": [1, "x"] }),
+            )]),
         ];
         {
             let (mut wal, old) = Wal::open(&path, true, 0).unwrap();
@@ -285,7 +307,7 @@ mod tests {
             }
         }
         let full = std::fs::read(&path).unwrap();
-        // A crash mid-append: half of a third record reached the disk.
+        // A crash mid-append: half of a fourth record reached the disk.
         let mut torn = full.clone();
         let mut extra = Vec::new();
         extra.extend_from_slice(&100u32.to_le_bytes());
@@ -293,7 +315,14 @@ mod tests {
         torn.extend_from_slice(&extra);
         std::fs::write(&path, &torn).unwrap();
         let (_, records) = Wal::open(&path, true, 0).unwrap();
-        assert_eq!(records, vec![(1, ops[0].clone()), (2, ops[1].clone())]);
+        assert_eq!(
+            records,
+            vec![
+                (1, ops[0].clone()),
+                (2, ops[1].clone()),
+                (3, ops[2].clone())
+            ]
+        );
         assert_eq!(std::fs::read(&path).unwrap(), full, "torn tail removed");
     }
 
