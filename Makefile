@@ -17,9 +17,9 @@ run: build-deps models
 models:
 	python3 scripts/fetch_models.py $(MODELS)
 
-## Python packages the tests drive (the official OpenAI client).
+## Python packages the tests drive (the official OpenAI and Qdrant clients, LangChain's Qdrant store).
 test-deps:
-	python3 -m pip install --quiet --disable-pip-version-check openai qdrant-client
+	python3 -m pip install --quiet --disable-pip-version-check openai qdrant-client "langchain-qdrant>=1.1,<2" "langchain-openai>=1.7,<2"
 
 ## What building llama.cpp (vendored by llama-cpp-2) needs: cmake, and libclang for bindgen.
 build-deps:

@@ -89,3 +89,32 @@ async fn the_official_qdrant_client_works_unchanged_across_a_restart() {
         assert_eq!(after[key], seen[key], "{key} after the restart: {after}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langchains_qdrant_store_and_qdrant_documents_work_unchanged() {
+    let dir = format!("{}/../models/all-MiniLM-L6-v2", env!("CARGO_MANIFEST_DIR"));
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  embed:\n    type: embed\n    params: {{ model_dir: {dir} }}\n  vector:\n    type: vector\n    params: {{ embed: embed }}\n"
+    );
+    let (swarm, url) = common::start(&yaml).await;
+    let seen = common::python_check("langchain_qdrant_check.py", &url).await;
+    swarm.shutdown().await;
+    // The script checks each answer against brute-force cosine over the same embeddings;
+    // here, that they are also the right answers.
+    assert_eq!(
+        seen["topics"],
+        json!(["places", "software"]),
+        "similarity_search: {seen}"
+    );
+    assert_eq!(
+        seen["filtered"],
+        json!(["Bananas are a fruit rich in potassium."]),
+        "a metadata filter"
+    );
+    assert_eq!(
+        seen["document_hit"],
+        "Bananas are a fruit rich in potassium."
+    );
+    // A Document embedded by the vector service equals the embedding /v1/embeddings gives.
+    assert!(seen["document_vs_openai_cosine"].as_f64().unwrap() > 0.9999, "{seen}");
+}
