@@ -208,6 +208,20 @@ async fn api_keys_guard_everything_but_health() {
             .expect("send");
         assert_eq!(r.status(), StatusCode::OK, "{scheme}");
     }
+    // Qdrant's clients send their key as `api-key`.
+    for (key, status) in [
+        ("second-key", StatusCode::OK),
+        ("wrong", StatusCode::UNAUTHORIZED),
+    ] {
+        let r = c
+            .post(format!("{url}/v1/echo"))
+            .header("api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), status, "api-key {key}");
+    }
     let r = c.get(format!("{url}/metrics")).send().await.expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Unknown routes answer 401 first: the API's shape is not probed without a key.

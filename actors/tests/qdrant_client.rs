@@ -116,5 +116,8 @@ async fn langchains_qdrant_store_and_qdrant_documents_work_unchanged() {
         "Bananas are a fruit rich in potassium."
     );
     // A Document embedded by the vector service equals the embedding /v1/embeddings gives.
-    assert!(seen["document_vs_openai_cosine"].as_f64().unwrap() > 0.9999, "{seen}");
+    assert!(
+        seen["document_vs_openai_cosine"].as_f64().unwrap() > 0.9999,
+        "{seen}"
+    );
 }

@@ -237,6 +237,9 @@ async fn bad_requests_get_clear_4xx_errors() {
         (c.post(format!("{col}/points/search")).json(&json!({ "vector": [1, 2, 3], "limit": 0 })), StatusCode::UNPROCESSABLE_ENTITY, "`limit`"),
         (c.post(format!("{col}/points/search")).json(&json!({ "vector": [1, 2, 3], "limit": 3, "colour": "red" })), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `colour`"),
         (c.post(format!("{col}/points/delete")).json(&json!({})), StatusCode::UNPROCESSABLE_ENTITY, "exactly one of `points` and `filter`"),
+        (c.post(format!("{col}/points/recommend")).json(&json!({ "positive": [1] })), StatusCode::NOT_FOUND, "POST /v1/collections/small/points/recommend is not supported"),
+        (c.patch(&col).json(&json!({})), StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        (c.post(format!("{col}/points/scroll")).json(&json!({ "order_by": "n" })), StatusCode::UNPROCESSABLE_ENTITY, "`order_by` is not supported"),
     ];
     for (req, status, message) in cases {
         let (s, v) = send(req).await;
@@ -244,9 +247,76 @@ async fn bad_requests_get_clear_4xx_errors() {
         let m = v["error"]["message"].as_str().unwrap();
         assert!(m.contains(message), "`{m}` lacks `{message}`");
         assert!(v["error"]["code"].is_string());
+        // Qdrant's error shape beside the swarm's, so Qdrant clients show the message.
+        assert_eq!(v["status"]["error"].as_str(), Some(m), "{v}");
     }
     let (_, v) = send(c.get(&col)).await;
     assert_eq!(v["result"]["points_count"], 0, "no bad write landed");
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qdrants_older_search_api_and_its_batches() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  vector:\n    type: vector\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let col = format!("{url}/v1/collections/old");
+    let (s, _) = send(c.put(&col).json(
+        &json!({ "vectors": { "": { "size": 2, "distance": "Euclid" } }, "sparse_vectors": {} }),
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = send(c.put(format!("{col}/points?wait=true")).json(&json!({ "batch": {
+        "ids": [1, 2, 3], "vectors": [[0, 0], [3, 4], [6, 8]], "payloads": [{ "k": "a" }, { "k": "b" }, null] } })))
+    .await;
+    assert_eq!(
+        (s, &v["result"]["status"]),
+        (StatusCode::OK, &json!("completed")),
+        "{v}"
+    );
+    // Euclid scores are distances: (0,0) is 5 from (3,4) and 10 from (6,8).
+    let (s, v) = send(c.post(format!("{col}/points/search")).json(&json!({
+        "vector": { "name": "", "vector": [0, 0] }, "limit": 2, "offset": 1,
+        "with_payload": ["k"], "with_vector": true })))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["result"],
+        json!([{ "id": 2, "version": 0, "score": 5.0, "payload": { "k": "b" }, "vector": [3.0, 4.0] },
+               { "id": 3, "version": 0, "score": 10.0, "payload": {}, "vector": [6.0, 8.0] }])
+    );
+    let (s, v) = send(c.post(format!("{col}/points/search/batch")).json(&json!({ "searches": [
+        { "vector": [6, 8], "limit": 1 },
+        { "vector": [0, 0], "limit": 3, "filter": { "must": [{ "is_empty": { "key": "k" } }] } } ] })))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let lists: Vec<Vec<Value>> = v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l.as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].clone())
+                .collect()
+        })
+        .collect();
+    assert_eq!(lists, vec![vec![json!(3)], vec![json!(3)]]);
+    let (s, v) = send(
+        c.post(format!("{col}/points/search/batch"))
+            .json(&json!({ "searches": [
+        { "vector": [6, 8] }, { "vector": [6] } ] })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("dimension 1"),
+        "{v}"
+    );
     swarm.shutdown().await;
 }
 

@@ -145,14 +145,21 @@ async fn require_key(State(state): State<GatewayState>, request: Request, next: 
     if open || !state.keys.enabled() {
         return next.run(request).await;
     }
-    // The scheme is case-insensitive (RFC 7235): `bearer`, `Bearer`, `BEARER`.
-    let presented = request
-        .headers()
+    // The scheme is case-insensitive (RFC 7235): `bearer`, `Bearer`, `BEARER`. Qdrant's
+    // clients send the key as `api-key` instead.
+    let headers = request.headers();
+    let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim());
+        .map(|(_, key)| key.trim())
+        .or_else(|| {
+            headers
+                .get("api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        });
     match presented {
         Some(key) if state.keys.accepts(key.as_bytes()) => next.run(request).await,
         _ => ApiError::Unauthorized.into_response(),

@@ -53,3 +53,9 @@ pub(super) async fn not_supported(method: Method, uri: Uri) -> Response {
     }
     .into_response()
 }
+
+/// A collection route asked with a method it does not take (e.g. Qdrant's `PATCH` to
+/// update a collection's settings), answered here so that it carries Qdrant's shape.
+pub(super) async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::api::{CreateBody, IndexBody, envelope, info_body};
 use super::client::VectorClient;
-use super::qdrant_error::{not_supported, qdrant_shape};
+use super::qdrant_error::{method_not_allowed, not_supported, qdrant_shape};
 use super::routes_points as points;
 use crate::http::{ApiError, Call, Limits, ValidJson, limited};
 
@@ -24,7 +24,13 @@ pub fn routes(client: VectorClient, limits: &Limits) -> Router {
     let batch = |route| limited(route, limits.points_limit);
     Router::new()
         .route("/v1/collections", get(list))
-        .route("/v1/collections/{name}", put(create).get(info).delete(drop))
+        .route(
+            "/v1/collections/{name}",
+            put(create)
+                .get(info)
+                .delete(drop)
+                .fallback(method_not_allowed),
+        )
         .route("/v1/collections/{name}/exists", get(exists))
         .route("/v1/collections/{name}/index", put(create_index))
         .route("/v1/collections/{name}/index/{field}", delete(drop_index))
@@ -57,7 +63,10 @@ pub fn routes(client: VectorClient, limits: &Limits) -> Router {
             "/v1/collections/{name}/points/payload/clear",
             post(points::clear_payload),
         )
-        .route("/v1/collections/{name}/points/{id}", get(points::get_point))
+        .route(
+            "/v1/collections/{name}/points/{id}",
+            get(points::get_point).fallback(not_supported),
+        )
         .route("/v1/collections/{name}/{*rest}", any(not_supported))
         .with_state(client)
         .layer(axum::middleware::map_response(qdrant_shape))
