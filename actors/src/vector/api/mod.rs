@@ -52,8 +52,9 @@ pub struct IgnoredHnsw {
 pub struct VectorsBody {
     size: usize,
     distance: String,
-    /// Qdrant's per-vector settings (`on_disk`, `hnsw_config`, `quantization_config`,
-    /// `datatype`, `multivector_config`) are not supported and are refused when set.
+    /// Qdrant's per-vector settings: `on_disk`, `quantization_config` and `datatype:
+    /// float32` change nothing; `hnsw_config`, `multivector_config` and other datatypes
+    /// are refused.
     #[serde(flatten)]
     rest: serde_json::Map<String, Value>,
 }
@@ -71,6 +72,7 @@ pub struct CreateBody {
     hnsw: Option<HnswBody>,
     vectors: Option<Value>,
     sparse_vectors: Option<Value>,
+    init_from: Option<Value>,
     #[serde(flatten)]
     #[allow(dead_code)]
     ignored: IgnoredCreate,
@@ -91,7 +93,6 @@ pub struct IgnoredCreate {
     quantization_config: Option<Value>,
     strict_mode_config: Option<Value>,
     metadata: Option<Value>,
-    init_from: Option<Value>,
 }
 
 fn unnamed_vector(v: Value) -> Result<VectorsBody, String> {
@@ -110,8 +111,15 @@ fn unnamed_vector(v: Value) -> Result<VectorsBody, String> {
             _ => "vectors: expected {\"size\", \"distance\"}".to_string(),
         }
     })?;
-    if let Some((k, _)) = body.rest.iter().find(|(_, v)| !v.is_null()) {
-        return Err(format!("vectors.{k} is not supported by the swarm"));
+    for (k, v) in body.rest.iter().filter(|(_, v)| !v.is_null()) {
+        match k.as_str() {
+            // Storage hints with no counterpart: every vector is in memory, full precision.
+            "on_disk" | "quantization_config" => {}
+            "datatype"
+                if v.as_str()
+                    .is_some_and(|d| d.eq_ignore_ascii_case("float32")) => {}
+            _ => return Err(format!("vectors.{k} is not supported by the swarm")),
+        }
     }
     Ok(body)
 }
@@ -123,6 +131,9 @@ impl CreateBody {
         let sparse = self.sparse_vectors.as_ref();
         if sparse.is_some_and(|v| !(v.is_null() || v.as_object().is_some_and(|o| o.is_empty()))) {
             return Err("sparse vectors are not supported by the swarm".into());
+        }
+        if self.init_from.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err("`init_from` is not supported by the swarm".into());
         }
         let vectors = self.vectors.map(unnamed_vector).transpose()?;
         let (dimension, distance) = match (vectors, self.dimension, self.distance) {
@@ -203,4 +214,59 @@ pub fn info_body(info: &CollectionInfo) -> Value {
             "wal_config": { "wal_capacity_mb": 32, "wal_segments_ahead": 0 },
         },
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn create(body: Value) -> Result<CollectionConfig, String> {
+        serde_json::from_value::<CreateBody>(body)
+            .map_err(|e| e.to_string())?
+            .into_config()
+    }
+
+    #[test]
+    fn qdrant_create_bodies_are_read_or_refused_by_name() {
+        let c = create(json!({ "vectors": { "": { "size": 8, "distance": "Dot", "on_disk": true } },
+            "hnsw_config": { "m": 4, "ef_construct": 50, "full_scan_threshold": 10 },
+            "sparse_vectors": {}, "shard_number": 2, "optimizers_config": { "indexing_threshold": 0 } }))
+        .unwrap();
+        assert_eq!(
+            (c.dimension, c.distance, c.hnsw.m, c.hnsw.ef_construction),
+            (8, Metric::Dot, 4, 50)
+        );
+        for (body, says) in [
+            (
+                json!({ "vectors": { "text": { "size": 8, "distance": "Dot" } } }),
+                "named vectors (`text`)",
+            ),
+            (
+                json!({ "vectors": { "size": 8, "distance": "Dot", "multivector_config": { "comparator": "max_sim" } } }),
+                "vectors.multivector_config",
+            ),
+            (
+                json!({ "vectors": { "size": 8, "distance": "Dot" }, "sparse_vectors": { "s": {} } }),
+                "sparse vectors",
+            ),
+            (
+                json!({ "vectors": { "size": 8, "distance": "Manhattan" } }),
+                "unknown distance `Manhattan`",
+            ),
+            (
+                json!({ "vectors": { "size": 8, "distance": "Dot" }, "init_from": { "collection": "a" } }),
+                "`init_from`",
+            ),
+            (
+                json!({ "vectors": { "size": 8, "distance": "Dot" }, "colour": 1 }),
+                "unknown field `colour`",
+            ),
+        ] {
+            let err = create(body).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
 }
