@@ -189,6 +189,9 @@ def write(base):
     assert counts == want, (counts, want)
     seen["filters"] = counts
     min_should = models.Filter(min_should=models.MinShould(min_count=2, conditions=[filters["range"], filters["is_null"], filters["except"]]))
+    nested = models.Filter(should=[filters["is_null"], models.Filter(must=[filters["range"]], must_not=[filters["except"]])])
+    seen["nested_should"] = client.count(BULK, count_filter=nested).count
+    assert seen["nested_should"] == sum(1 for i in pts if i % 100 == 0 or (100 <= i < 200 and i % 10 != 0)), seen["nested_should"]
     seen["min_should"] = client.count(BULK, count_filter=min_should).count
     assert seen["min_should"] == sum(1 for i in pts if ((100 <= i < 200) + (i % 100 == 0) + (i % 10 == 0)) >= 2)
     q = [0.1, 0.8, -0.3, 0.2]
