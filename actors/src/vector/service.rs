@@ -14,7 +14,7 @@ use crate::embed::{EmbedClient, EmbedService};
 use crate::http::ServiceClient;
 
 use super::core::catalog::SharedCollection;
-use super::core::{Catalog, NewPoint, StoreOptions, VectorError};
+use super::core::{Catalog, NewPoint, PointId, StoreOptions, StoredCollection, VectorError};
 pub use super::messages::{
     Near, PointInput, PointSelector, VectorInput, VectorRequest, VectorResponse,
 };
@@ -137,6 +137,28 @@ fn committed(commitment: &Commitment) -> Result<(), VectorError> {
     })
 }
 
+/// Runs `write` on the points `selector` names, under the collection's write lock, once
+/// the request has committed; answers how many points it changed.
+async fn write_selected(
+    c: SharedCollection,
+    commitment: Commitment,
+    selector: PointSelector,
+    write: impl FnOnce(&mut StoredCollection, Vec<PointId>) -> Result<usize, VectorError>
+    + Send
+    + 'static,
+) -> Result<VectorResponse, ServiceError> {
+    blocking(move || {
+        let mut guard = c.write();
+        committed(&commitment)?;
+        let ids = match selector {
+            PointSelector::Ids(ids) => ids,
+            PointSelector::Filter(f) => guard.collection().ids_matching(&f),
+        };
+        write(&mut guard, ids).map(VectorResponse::Changed)
+    })
+    .await
+}
+
 fn read<T>(c: &SharedCollection, f: impl FnOnce(&super::core::Collection) -> T) -> T {
     f(c.read().collection())
 }
@@ -254,17 +276,8 @@ impl Service for VectorService {
                 change,
             } => {
                 let c = catalog.get(&name)?;
-                let commitment = ctx.commitment.clone();
-                blocking(move || {
-                    let mut guard = c.write();
-                    committed(&commitment)?;
-                    let ids = match selector {
-                        PointSelector::Ids(ids) => ids,
-                        PointSelector::Filter(f) => guard.collection().ids_matching(&f),
-                    };
-                    guard
-                        .change_payload(&ids, &change)
-                        .map(VectorResponse::Changed)
+                write_selected(c, ctx.commitment.clone(), selector, move |store, ids| {
+                    store.change_payload(&ids, &change)
                 })
                 .await
             }
@@ -281,15 +294,8 @@ impl Service for VectorService {
             }
             VectorRequest::Delete { name, selector } => {
                 let c = catalog.get(&name)?;
-                let commitment = ctx.commitment.clone();
-                blocking(move || {
-                    let mut guard = c.write();
-                    committed(&commitment)?;
-                    let ids = match selector {
-                        PointSelector::Ids(ids) => ids,
-                        PointSelector::Filter(f) => guard.collection().ids_matching(&f),
-                    };
-                    guard.delete(ids).map(VectorResponse::Changed)
+                write_selected(c, ctx.commitment.clone(), selector, |store, ids| {
+                    store.delete(ids)
                 })
                 .await
             }

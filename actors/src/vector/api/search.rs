@@ -42,19 +42,22 @@ pub struct ParsedSearch {
     pub payload: PayloadSelector,
 }
 
-/// The parts common to both search bodies.
-struct Common<'a> {
+/// The options both search bodies share (read flattened into each).
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchOptions {
     limit: Option<usize>,
     offset: Option<usize>,
-    filter: Option<&'a Value>,
+    filter: Option<Value>,
     score_threshold: Option<f32>,
-    with_payload: Option<&'a Value>,
-    with_vector: Option<&'a Value>,
-    params: Option<&'a SearchParams>,
+    with_payload: Option<Value>,
+    with_vector: Option<Value>,
+    params: Option<SearchParams>,
+    #[allow(dead_code)]
+    shard_key: Option<Value>,
 }
 
-impl Common<'_> {
-    fn into_search(self, near: Near, vector: Vec<f32>) -> Result<ParsedSearch, String> {
+impl SearchOptions {
+    fn into_search(&self, near: Near, vector: Vec<f32>) -> Result<ParsedSearch, String> {
         let limit = self.limit.unwrap_or(10);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(format!("`limit` must be between 1 and {MAX_LIMIT}"));
@@ -66,21 +69,22 @@ impl Common<'_> {
         if self.score_threshold.is_some_and(|t| !t.is_finite()) {
             return Err("`score_threshold` must be a finite number".into());
         }
-        let ef = self.params.and_then(|p| p.hnsw_ef);
+        let params = self.params.as_ref();
+        let ef = params.and_then(|p| p.hnsw_ef);
         if ef.is_some_and(|ef| !(1..=4_096).contains(&ef)) {
             return Err("`params.hnsw_ef` must be between 1 and 4096".into());
         }
-        let payload = PayloadSelector::parse(self.with_payload, PayloadSelector::None)?;
+        let payload = PayloadSelector::parse(self.with_payload.as_ref(), PayloadSelector::None)?;
         let query = SearchQuery {
             vector,
             limit,
             offset,
-            filter: self.filter.map(Filter::parse).transpose()?,
+            filter: self.filter.as_ref().map(Filter::parse).transpose()?,
             score_threshold: self.score_threshold,
             ef,
-            exact: self.params.and_then(|p| p.exact).unwrap_or(false),
+            exact: params.and_then(|p| p.exact).unwrap_or(false),
             with_payload: payload.wanted(),
-            with_vector: with_vector(self.with_vector)?,
+            with_vector: with_vector(self.with_vector.as_ref())?,
         };
         Ok(ParsedSearch {
             query,
@@ -104,17 +108,8 @@ pub struct SearchBody {
     vector: Option<Value>,
     /// The swarm's addition: a text to embed instead of `vector`.
     text: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-    filter: Option<Value>,
-    score_threshold: Option<f32>,
-    with_payload: Option<Value>,
-    with_vector: Option<Value>,
-    #[serde(default)]
-    params: Option<SearchParams>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    shard_key: Option<Value>,
+    #[serde(flatten)]
+    options: SearchOptions,
 }
 
 impl SearchBody {
@@ -135,19 +130,7 @@ impl SearchBody {
             (None, Some(t)) => (Near::Text(t.clone()), Vec::new()),
             _ => return Err("give exactly one of `vector` and `text`".into()),
         };
-        self.common().into_search(near, vector)
-    }
-
-    fn common(&self) -> Common<'_> {
-        Common {
-            limit: self.limit,
-            offset: self.offset,
-            filter: self.filter.as_ref(),
-            score_threshold: self.score_threshold,
-            with_payload: self.with_payload.as_ref(),
-            with_vector: self.with_vector.as_ref(),
-            params: self.params.as_ref(),
-        }
+        self.options.into_search(near, vector)
     }
 }
 
@@ -162,18 +145,9 @@ pub struct QueryBody {
     text: Option<String>,
     using: Option<String>,
     prefetch: Option<Value>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-    filter: Option<Value>,
-    score_threshold: Option<f32>,
-    with_payload: Option<Value>,
-    with_vector: Option<Value>,
-    #[serde(default)]
-    params: Option<SearchParams>,
     lookup_from: Option<Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    shard_key: Option<Value>,
+    #[serde(flatten)]
+    options: SearchOptions,
 }
 
 impl QueryBody {
@@ -198,16 +172,7 @@ impl QueryBody {
             }
             (Some(_), Some(_)) => return Err("give one of `query` and `text`".into()),
         };
-        Common {
-            limit: self.limit,
-            offset: self.offset,
-            filter: self.filter.as_ref(),
-            score_threshold: self.score_threshold,
-            with_payload: self.with_payload.as_ref(),
-            with_vector: self.with_vector.as_ref(),
-            params: self.params.as_ref(),
-        }
-        .into_search(near, vector)
+        self.options.into_search(near, vector)
     }
 }
 
