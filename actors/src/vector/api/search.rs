@@ -57,7 +57,7 @@ pub struct SearchOptions {
 }
 
 impl SearchOptions {
-    fn into_search(&self, near: Near, vector: Vec<f32>) -> Result<ParsedSearch, String> {
+    fn search(&self, near: Near, vector: Vec<f32>) -> Result<ParsedSearch, String> {
         let limit = self.limit.unwrap_or(10);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(format!("`limit` must be between 1 and {MAX_LIMIT}"));
@@ -130,7 +130,7 @@ impl SearchBody {
             (None, Some(t)) => (Near::Text(t.clone()), Vec::new()),
             _ => return Err("give exactly one of `vector` and `text`".into()),
         };
-        self.options.into_search(near, vector)
+        self.options.search(near, vector)
     }
 }
 
@@ -172,7 +172,7 @@ impl QueryBody {
             }
             (Some(_), Some(_)) => return Err("give one of `query` and `text`".into()),
         };
-        self.options.into_search(near, vector)
+        self.options.search(near, vector)
     }
 }
 
