@@ -6,11 +6,12 @@ MODELS ?= models
 
 LLM_MODEL ?= $(MODELS)/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: llm-peer llm-reference bench-llm bench-sched run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
+.PHONY: llm-peer llm-reference bench-llm bench-fhe bench-sched run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: build-deps models
 	$(CARGO) build --release -p swarm-actors --bin swarm
+	@test -f $${SWARM_FHE_KEYS:-keys/fhe}/keys.json || ./target/release/swarm fhe keygen --out $${SWARM_FHE_KEYS:-keys/fhe}
 	./target/release/swarm up --config $(CONFIG)
 
 ## The embedded default models, fetched and verified into $(MODELS)/ (a no-op when present).
@@ -67,6 +68,11 @@ bench-vector: models
 	python3 benches/peers/vector_compare.py target/vector-bench minilm
 
 ## The scheduler against round robin and single pools: embed on two CPU pools of unequal speed.
+## FHE: key load and a 16×4 encrypted tally, multi-operand sum against sequential adds.
+bench-fhe:
+	$(CARGO) build --release -p swarm-benches --bin fhe-compare
+	./target/release/fhe-compare target/fhe-bench-keys 3 | tee benches/results/fhe_compare.md
+
 bench-sched: models
 	$(CARGO) build --release -p swarm-benches --bin sched-compare
 	SWARM_MODELS=$(MODELS) ./target/release/sched-compare 8 | tee benches/results/sched_compare.md

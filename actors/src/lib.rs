@@ -7,6 +7,7 @@ pub mod consensus;
 pub mod devices;
 pub mod echo;
 pub mod embed;
+pub mod fhe;
 pub mod fl;
 pub mod gateway;
 pub mod http;
@@ -21,6 +22,7 @@ pub fn registry() -> swarm_runtime::Registry {
     echo::register(&mut registry);
     nash::service::register(&mut registry);
     fl::service::register(&mut registry);
+    fhe::service::register(&mut registry);
     consensus::service::register(&mut registry);
     embed::service::register(&mut registry);
     vector::service::register(&mut registry);

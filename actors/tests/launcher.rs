@@ -7,7 +7,16 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
 const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
+
+/// The launcher, with the test FHE key set for configs that have an `fhe` service.
+fn swarm() -> Command {
+    let mut c = Command::new(SWARM);
+    c.env("SWARM_FHE_KEYS", common::fhe_keys::dir());
+    c
+}
 
 fn repo_file(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,7 +45,7 @@ fn start_up(mut up: Command, config: &std::path::Path) -> (std::process::Child, 
 
 #[test]
 fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
-    let ok = Command::new(SWARM)
+    let ok = swarm()
         .arg("validate")
         .arg(repo_file("config/swarm.yaml"))
         .output()
@@ -49,11 +58,7 @@ fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
 
     let bad = std::env::temp_dir().join(format!("swarm-bad-{}.yaml", std::process::id()));
     std::fs::write(&bad, "gateway:\n  listen: nowhere\nservices:\n  echo:\n    type: echo\n    workers: 0\n    queue: { overflow: maybe }\n").expect("write");
-    let out = Command::new(SWARM)
-        .arg("validate")
-        .arg(&bad)
-        .output()
-        .expect("run");
+    let out = swarm().arg("validate").arg(&bad).output().expect("run");
     let _ = std::fs::remove_file(&bad);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -75,7 +80,7 @@ fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
 
 #[test]
 fn graph_draws_each_pool_once_with_its_batcher_and_dependencies() {
-    let out = Command::new(SWARM)
+    let out = swarm()
         .args(["graph"])
         .arg(repo_file("config/swarm.yaml"))
         .output()
@@ -97,7 +102,7 @@ fn graph_draws_each_pool_once_with_its_batcher_and_dependencies() {
     assert!(dot.contains("\\n2 workers\\n"), "{dot}");
     let nodes = dot.lines().filter(|l| l.contains(" [shape=")).count();
     assert!(nodes < 20, "{nodes} nodes:\n{dot}");
-    let out = Command::new(SWARM)
+    let out = swarm()
         .args(["graph", "--format", "text"])
         .arg(repo_file("config/swarm.yaml"))
         .output()
@@ -117,7 +122,7 @@ fn graph_draws_each_pool_once_with_its_batcher_and_dependencies() {
 #[test]
 fn up_serves_then_drains_in_flight_work_on_sigterm_and_exits_zero() {
     let data = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(SWARM)
+    let mut child = swarm()
         .args(["up", "--config"])
         .arg(repo_file("config/swarm.yaml"))
         .env("SWARM_LISTEN", "127.0.0.1:0")
@@ -199,7 +204,7 @@ fn keys_from_an_environment_variable_guard_the_api_and_a_missing_variable_stops_
     let config = std::env::temp_dir().join(format!("swarm-keys-env-{}.yaml", std::process::id()));
     std::fs::write(&config, "gateway:\n  listen: 127.0.0.1:0\n  auth:\n    keys_env: SWARM_TEST_KEYS\nservices:\n  echo:\n    type: echo\n").expect("write");
 
-    let missing = Command::new(SWARM)
+    let missing = swarm()
         .args(["up", "--config"])
         .arg(&config)
         .env_remove("SWARM_TEST_KEYS")
@@ -212,7 +217,7 @@ fn keys_from_an_environment_variable_guard_the_api_and_a_missing_variable_stops_
         "{stderr}"
     );
 
-    let mut up = Command::new(SWARM);
+    let mut up = swarm();
     up.env("SWARM_TEST_KEYS", "alpha, beta")
         .env("SWARM_LOG", "warn")
         .stderr(Stdio::inherit());
@@ -252,7 +257,7 @@ fn sigterm_during_long_blocking_work_exits_within_the_grace_period() {
         "shutdown:\n  grace: 1s\ngateway:\n  listen: 127.0.0.1:0\n  body_limit: 8MiB\nservices:\n  nash:\n    type: nash\n    deadline: 120s\n",
     )
     .expect("write");
-    let mut up = Command::new(SWARM);
+    let mut up = swarm();
     up.stderr(Stdio::null());
     let (mut child, url, _stdout) = start_up(up, &config);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -320,21 +325,13 @@ fn sigterm_during_long_blocking_work_exits_within_the_grace_period() {
 #[test]
 fn the_pools_config_validates_draws_its_pools_and_serves_on_cpu_without_a_gpu() {
     let config = repo_file("config/pools.yaml");
-    let ok = Command::new(SWARM)
-        .arg("validate")
-        .arg(&config)
-        .output()
-        .expect("run");
+    let ok = swarm().arg("validate").arg(&config).output().expect("run");
     assert!(
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let out = Command::new(SWARM)
-        .arg("graph")
-        .arg(&config)
-        .output()
-        .expect("run");
+    let out = swarm().arg("graph").arg(&config).output().expect("run");
     let dot = String::from_utf8_lossy(&out.stdout);
     for needle in [
         "\"llm\" -> \"llm:pool0\" [label=\"routes to\"]",
@@ -346,7 +343,7 @@ fn the_pools_config_validates_draws_its_pools_and_serves_on_cpu_without_a_gpu() 
     }
 
     let data = tempfile::tempdir().expect("temp dir");
-    let mut up = Command::new(SWARM);
+    let mut up = swarm();
     up.env("SWARM_LISTEN", "127.0.0.1:0")
         .env("SWARM_LOG", "warn")
         .env("SWARM_MODELS", repo_file("models"))
@@ -403,4 +400,83 @@ fn the_pools_config_validates_draws_its_pools_and_serves_on_cpu_without_a_gpu() 
         .args(["-TERM", &child.0.id().to_string()])
         .status();
     assert!(child.0.wait().expect("exit").success());
+}
+
+#[test]
+fn fhe_keygen_once_encrypt_with_the_public_key_and_validate_names_a_missing_key_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    let config = dir.path().join("fhe.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "services:\n  fhe:\n    type: fhe\n    params:\n      keys: {}\n",
+            keys.display()
+        ),
+    )
+    .expect("write");
+    let out = Command::new(SWARM)
+        .arg("validate")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:5:13: services.fhe.params.keys: no FHE key set in {} (make one with `swarm fhe keygen --out {}`)",
+            config.display(),
+            keys.display(),
+            keys.display()
+        )),
+        "{stderr}"
+    );
+
+    let keygen = || {
+        Command::new(SWARM)
+            .args(["fhe", "keygen", "--out"])
+            .arg(&keys)
+            .output()
+            .expect("run")
+    };
+    let out = keygen();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("server_key.bin"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(keys.join("client_key.bin"))
+        .expect("client key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "only its owner reads the client key");
+    let again = keygen();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a key set"));
+    let ok = Command::new(SWARM)
+        .arg("validate")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let out = Command::new(SWARM)
+        .args(["fhe", "encrypt", "--ballot", "1", "--options", "3", "--key"])
+        .arg(keys.join("public_key.bin"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lists = swarm_actors::fhe::core::wire::unframe(&out.stdout).expect("framed");
+    assert_eq!(lists.len(), 1);
+    swarm_actors::fhe::core::wire::read_list(lists[0], 3).expect("a packed list of 3 values");
 }

@@ -1,5 +1,6 @@
 //! The `swarm` launcher: `up` starts a swarm from YAML, `validate` checks a file,
-//! `graph` draws its topology, `repair` rewrites a vector collection's corrupt log.
+//! `graph` draws its topology, `repair` rewrites a vector collection's corrupt log, `fhe`
+//! makes FHE keys and encrypts values with a public key.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -49,6 +50,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Dot)]
         format: Format,
     },
+    /// FHE keys and client-side encryption.
+    Fhe {
+        #[command(subcommand)]
+        command: FheCommand,
+    },
     /// Examine a vector collection whose write-ahead log is corrupt mid-log (the swarm
     /// serves it as 503 and names the file); with --apply, keep a copy of the log's bytes
     /// and rewrite it. Run it while the swarm is stopped.
@@ -61,6 +67,34 @@ enum Command {
         /// Rewrite the log; without it, only report what would be kept and dropped.
         #[arg(long)]
         apply: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FheCommand {
+    /// Generate a key set (client key mode 0600, compressed server key, compact public
+    /// key) for the pinned parameter set; refuses to replace an existing one.
+    Keygen {
+        /// The key directory (the `fhe` service's `params.keys`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Encrypt values with a public key (a key directory's `public_key.bin`, or the file
+    /// `GET /v1/fhe/public-key` serves) and write them as one framed list, ready to send
+    /// or to append to a body of several (`>> ballots.bin`).
+    Encrypt {
+        /// The public key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// A one-hot ballot for this option (0-based); needs --options.
+        #[arg(long, conflicts_with = "values")]
+        ballot: Option<usize>,
+        /// Options in the ballot.
+        #[arg(long, requires = "ballot")]
+        options: Option<usize>,
+        /// Comma-separated 8-bit values (e.g. a ballot that is not one-hot).
+        #[arg(long, value_delimiter = ',')]
+        values: Vec<u8>,
     },
 }
 
@@ -112,6 +146,13 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Fhe { command } => match fhe(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("swarm fhe: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Repair {
             collection,
             mode,
@@ -146,6 +187,44 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn fhe(command: FheCommand) -> anyhow::Result<()> {
+    use swarm_actors::fhe::core::{keys, wire};
+    match command {
+        FheCommand::Keygen { out } => {
+            let started = std::time::Instant::now();
+            let files = keys::generate(&out)?;
+            println!(
+                "FHE keys for {} in {} ({:.1} s): client_key.bin {} bytes (0600), server_key.bin {} bytes (compressed), public_key.bin {} bytes",
+                swarm_actors::fhe::core::params::PARAMS_VERSION,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                files.client,
+                files.server,
+                files.public
+            );
+        }
+        FheCommand::Encrypt {
+            key,
+            ballot,
+            options,
+            values,
+        } => {
+            let bytes =
+                std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
+            let public = swarm_actors::fhe::PublicKey::from_bytes(&bytes)?;
+            let list = match (ballot, options) {
+                (Some(choice), Some(options)) => public.ballot(choice, options)?,
+                _ if !values.is_empty() => public.encrypt_u8(&values)?,
+                _ => anyhow::bail!("give --ballot with --options, or --values"),
+            };
+            let mut framed = Vec::new();
+            wire::frame(&mut framed, &list);
+            std::io::stdout().write_all(&framed)?;
+        }
+    }
+    Ok(())
 }
 
 fn run(config: SwarmConfig) -> anyhow::Result<()> {

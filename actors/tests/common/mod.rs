@@ -3,6 +3,7 @@
 //! `HeldService` is a test-only fake that answers once its named gate lets it, served at
 //! `POST /v1/held` through its own routes, so HTTP tests hold work without sleeping.
 #![allow(dead_code, unused_imports, missing_docs, unreachable_pub)]
+pub mod fhe_keys;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,136 @@
+//! The FHE service's typed client, and client-side encryption: a client fetches the
+//! public key once, encrypts its values locally (nothing leaves it in the clear) and
+//! sends the ciphertexts.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use swarm_runtime::{CallOptions, Client, SwarmError};
+use tfhe::CompactPublicKey;
+use uuid::Uuid;
+
+use super::core::{FheError, keys, wire};
+use super::jobs::JobView;
+use super::service::{FheRequest, FheResponse, FheService};
+use crate::http::ServiceClient;
+
+/// Jobs and keys on the swarm's `fhe` service.
+#[derive(Clone)]
+pub struct FheClient(Client<FheService>);
+
+impl ServiceClient for FheClient {
+    type Service = FheService;
+
+    fn from_client(client: Client<FheService>) -> Self {
+        Self(client)
+    }
+}
+
+fn out_of_shape() -> SwarmError {
+    SwarmError::Internal("fhe service answered out of shape".into())
+}
+
+impl FheClient {
+    /// Sends a request that answers a job (what the HTTP routes build themselves).
+    pub async fn submit(
+        &self,
+        request: FheRequest,
+        options: CallOptions,
+    ) -> Result<JobView, SwarmError> {
+        self.job_call(request, options).await
+    }
+
+    async fn job_call(
+        &self,
+        request: FheRequest,
+        options: CallOptions,
+    ) -> Result<JobView, SwarmError> {
+        match self.0.call_with(request, options).await? {
+            FheResponse::Job(view) => Ok(view),
+            _ => Err(out_of_shape()),
+        }
+    }
+
+    /// The public key's file and its parameter set's name.
+    pub async fn public_key_bytes(
+        &self,
+        options: CallOptions,
+    ) -> Result<(&'static str, Bytes), SwarmError> {
+        match self.0.call_with(FheRequest::PublicKey, options).await? {
+            FheResponse::PublicKey { params, bytes } => Ok((params, bytes)),
+            _ => Err(out_of_shape()),
+        }
+    }
+
+    /// The public key, ready to encrypt with.
+    pub async fn public_key(&self, options: CallOptions) -> Result<PublicKey, SwarmError> {
+        let (_, bytes) = self.public_key_bytes(options).await?;
+        PublicKey::from_bytes(&bytes).map_err(|e| SwarmError::Internal(e.to_string()))
+    }
+
+    /// Starts a tally of `ballots` (each from [`PublicKey::ballot`]) over `options`.
+    pub async fn tally(
+        &self,
+        options: usize,
+        ballots: &[Vec<u8>],
+        timeout: Option<Duration>,
+        call: CallOptions,
+    ) -> Result<JobView, SwarmError> {
+        let mut body = Vec::new();
+        for b in ballots {
+            wire::frame(&mut body, b);
+        }
+        let request = FheRequest::Tally {
+            options,
+            ballots: Bytes::from(body),
+            timeout,
+        };
+        self.job_call(request, call).await
+    }
+
+    /// A job as it is once it has finished or `wait` has passed.
+    pub async fn job(
+        &self,
+        id: Uuid,
+        wait: Duration,
+        options: CallOptions,
+    ) -> Result<JobView, SwarmError> {
+        self.job_call(FheRequest::Job { id, wait }, options).await
+    }
+
+    /// Asks a job to stop before its next ciphertext operation.
+    pub async fn cancel(&self, id: Uuid, options: CallOptions) -> Result<JobView, SwarmError> {
+        self.job_call(FheRequest::Cancel { id }, options).await
+    }
+}
+
+/// A swarm's compact public key, for encrypting on the client's side.
+pub struct PublicKey(CompactPublicKey);
+
+impl PublicKey {
+    /// Reads a key as `GET /v1/fhe/public-key` serves it, checked against the parameter set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FheError> {
+        keys::read_public(bytes).map(Self)
+    }
+
+    /// A ballot for `choice` among `options`: a packed list of one-hot 8-bit entries.
+    pub fn ballot(&self, choice: usize, options: usize) -> Result<Vec<u8>, FheError> {
+        if choice >= options {
+            return Err(FheError::Invalid(format!(
+                "choice {choice} is not one of the {options} options"
+            )));
+        }
+        let entries: Vec<u8> = (0..options).map(|i| u8::from(i == choice)).collect();
+        wire::encrypt_u8(&self.0, &entries)
+    }
+
+    /// Any 8-bit values as one packed list (a ballot that is not one-hot, for instance).
+    pub fn encrypt_u8(&self, values: &[u8]) -> Result<Vec<u8>, FheError> {
+        wire::encrypt_u8(&self.0, values)
+    }
+
+    /// 16-bit values as one packed list.
+    pub fn encrypt_u16(&self, values: &[u16]) -> Result<Vec<u8>, FheError> {
+        wire::encrypt_u16(&self.0, values)
+    }
+}

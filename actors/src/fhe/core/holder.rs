@@ -1,0 +1,28 @@
+//! The key holder: the only part of the swarm that holds the client key, and the only one
+//! that decrypts. It decrypts what a workload's rule reveals (a ballot's validity, totals,
+//! a winner and price) and has no call that returns anything else.
+
+use tfhe::prelude::*;
+use tfhe::{ClientKey, FheBool, FheUint16};
+
+/// Holds the client key.
+pub struct KeyHolder {
+    key: ClientKey,
+}
+
+impl KeyHolder {
+    /// The key holder over `key`.
+    pub fn new(key: ClientKey) -> Self {
+        Self { key }
+    }
+
+    /// An encrypted boolean's value.
+    pub fn reveal_bool(&self, b: &FheBool) -> bool {
+        b.decrypt(&self.key)
+    }
+
+    /// Encrypted 16-bit values' values.
+    pub fn reveal_u16(&self, values: &[FheUint16]) -> Vec<u16> {
+        values.iter().map(|v| v.decrypt(&self.key)).collect()
+    }
+}

@@ -1,0 +1,103 @@
+//! `/v1/fhe/…`: the public key, tallies started as jobs, and jobs read or cancelled.
+//! Ciphertexts travel as binary bodies (`application/octet-stream`) and are never logged.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::client::FheClient;
+use super::jobs::JobView;
+use crate::http::{ApiError, Call, Limits, RawBody, upload_limited};
+
+/// Longest a `GET /v1/fhe/jobs/{id}?wait_ms=` waits.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The FHE routes (ciphertext bodies under the gateway's `upload_limit`).
+pub fn routes(client: FheClient, limits: &Limits) -> Router {
+    Router::new()
+        .route("/v1/fhe/public-key", get(public_key))
+        .route("/v1/fhe/tally", upload_limited(post(tally), limits))
+        .route("/v1/fhe/jobs/{id}", get(job).delete(cancel))
+        .with_state(client)
+}
+
+/// `GET /v1/fhe/public-key`: the compact public key (tfhe's safe serialisation), with
+/// its parameter set in `x-swarm-fhe-params`.
+async fn public_key(
+    State(client): State<FheClient>,
+    Call(options): Call,
+) -> Result<Response, ApiError> {
+    let (params, bytes) = client.public_key_bytes(options).await?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert("x-swarm-fhe-params", HeaderValue::from_static(params));
+    Ok(response)
+}
+
+/// Query of `POST /v1/fhe/tally`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TallyQuery {
+    /// Options per ballot.
+    options: usize,
+    /// How long the job may run, in milliseconds (at most the service's `job_timeout`).
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /v1/fhe/tally?options=k`: a framed body of ballots → 202 with the job.
+async fn tally(
+    State(client): State<FheClient>,
+    Query(query): Query<TallyQuery>,
+    Call(options): Call,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let request = super::service::FheRequest::Tally {
+        options: query.options,
+        ballots: body,
+        timeout: query.timeout_ms.map(Duration::from_millis),
+    };
+    let view = client.submit(request, options).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Query of `GET /v1/fhe/jobs/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitQuery {
+    /// Wait up to this long for the job to finish (at most a minute).
+    wait_ms: Option<u64>,
+}
+
+fn job_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::invalid(format!("`{id}` is not a job id")))
+}
+
+/// `GET /v1/fhe/jobs/{id}`: state, progress, and the result once done.
+async fn job(
+    State(client): State<FheClient>,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+    Call(options): Call,
+) -> Result<Json<JobView>, ApiError> {
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0)).min(MAX_WAIT);
+    Ok(Json(client.job(job_id(&id)?, wait, options).await?))
+}
+
+/// `DELETE /v1/fhe/jobs/{id}`: stop the job before its next ciphertext operation.
+async fn cancel(
+    State(client): State<FheClient>,
+    Path(id): Path<String>,
+    Call(options): Call,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(client.cancel(job_id(&id)?, options).await?))
+}

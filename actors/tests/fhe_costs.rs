@@ -1,0 +1,64 @@
+//! Programmable-bootstrap counts of the FHE workloads (tfhe's `pbs-stats`): deterministic,
+//! unlike time, so the cost of each step is pinned here. Alone in its binary, because the
+//! count is process-wide.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use swarm_actors::fhe::core::holder::KeyHolder;
+use swarm_actors::fhe::core::progress::Progress;
+use swarm_actors::fhe::core::{keys, tally, wire};
+
+/// Bootstraps `f` runs.
+fn bootstraps<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    tfhe::reset_pbs_count();
+    let out = f();
+    (out, tfhe::get_pbs_count())
+}
+
+#[test]
+fn tally_bootstrap_counts() {
+    let dir = common::fhe_keys::dir();
+    let server = keys::load_server(&dir).unwrap();
+    let holder = KeyHolder::new(keys::load_client(&dir).unwrap());
+    tfhe::set_server_key(server.server.clone());
+    let progress = Progress::new(u64::MAX, None);
+    let (options, n) = (2, 4);
+    let lists: Vec<_> = (0..n)
+        .map(|i| {
+            let bytes = wire::encrypt_u8(
+                &server.public,
+                &[u8::from(i % 2 == 0), u8::from(i % 2 == 1)],
+            )
+            .unwrap();
+            wire::read_list(&bytes, options).unwrap()
+        })
+        .collect();
+    let (ballots, expand) = bootstraps(|| {
+        lists
+            .iter()
+            .map(|l| wire::expand_u8(l).unwrap())
+            .collect::<Vec<_>>()
+    });
+    let (valid, check) = bootstraps(|| tally::validity(&ballots[0], &progress).unwrap());
+    assert!(holder.reveal_bool(&valid));
+    let (multi, multi_pbs) = bootstraps(|| tally::totals(&ballots, options, &progress).unwrap());
+    let (seq, seq_pbs) =
+        bootstraps(|| tally::totals_sequential(&ballots, options, &progress).unwrap());
+    assert_eq!(holder.reveal_u16(&multi), vec![2, 2]);
+    assert_eq!(holder.reveal_u16(&seq), vec![2, 2]);
+    println!(
+        "bootstraps: expand {n}×{options} values {expand}, validity {check}, multi-operand totals {multi_pbs}, sequential totals {seq_pbs}"
+    );
+    // Expanding: one bootstrap per 2-bit block (4 per 8-bit value); validity of two
+    // entries; totals of 4 ballots × 2 options.
+    assert_eq!(
+        (expand, check, multi_pbs, seq_pbs),
+        (32, 19, 42, 128),
+        "pinned counts"
+    );
+    assert!(
+        seq_pbs >= 3 * multi_pbs,
+        "the multi-operand sum bootstraps 3× less"
+    );
+}

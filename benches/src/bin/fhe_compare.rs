@@ -1,0 +1,93 @@
+//! FHE workloads side by side in one run (`make bench-fhe`): loading the server key, and
+//! an encrypted tally of 16 one-hot ballots × 4 options by tfhe's multi-operand sum
+//! against adding ballots one after another — wall time and programmable bootstraps.
+//!
+//!     fhe-compare [KEY_DIR] [ROUNDS]
+//! Generates a key set in KEY_DIR (default target/fhe-bench-keys) when there is none.
+//! Prints a Markdown table.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use swarm_actors::fhe::core::holder::KeyHolder;
+use swarm_actors::fhe::core::progress::Progress;
+use swarm_actors::fhe::core::{keys, tally, wire};
+
+const BALLOTS: usize = 16;
+const OPTIONS: usize = 4;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| "target/fhe-bench-keys".into()),
+    );
+    let rounds: usize = args.next().map_or(Ok(3), |r| r.parse()).context("ROUNDS")?;
+    if keys::check(&dir).is_err() {
+        let started = Instant::now();
+        keys::generate(&dir)?;
+        eprintln!("generated keys in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let mut load = Vec::new();
+    let mut loaded = None;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        loaded = Some(keys::load_server(&dir)?);
+        load.push(started.elapsed().as_secs_f64());
+    }
+    let server = loaded.context("no rounds")?;
+    let holder = KeyHolder::new(keys::load_client(&dir)?);
+    tfhe::set_server_key(server.server.clone());
+    let progress = Progress::new(u64::MAX, None);
+    let ballots: Vec<_> = (0..BALLOTS)
+        .map(|i| {
+            let entries: Vec<u8> = (0..OPTIONS).map(|j| u8::from(j == i % OPTIONS)).collect();
+            let bytes = wire::encrypt_u8(&server.public, &entries)?;
+            wire::expand_u8(&wire::read_list(&bytes, OPTIONS)?)
+        })
+        .collect::<Result<_, _>>()?;
+    let (mut multi, mut seq) = (Vec::new(), Vec::new());
+    let (mut multi_pbs, mut seq_pbs) = (0, 0);
+    for round in 0..rounds {
+        eprintln!("round {} of {rounds}", round + 1);
+        tfhe::reset_pbs_count();
+        let started = Instant::now();
+        let totals = tally::totals(&ballots, OPTIONS, &progress)?;
+        multi.push(started.elapsed().as_secs_f64());
+        multi_pbs = tfhe::get_pbs_count();
+        anyhow::ensure!(
+            holder.reveal_u16(&totals) == vec![4; OPTIONS],
+            "wrong totals"
+        );
+        tfhe::reset_pbs_count();
+        let started = Instant::now();
+        let totals = tally::totals_sequential(&ballots, OPTIONS, &progress)?;
+        seq.push(started.elapsed().as_secs_f64());
+        seq_pbs = tfhe::get_pbs_count();
+        anyhow::ensure!(
+            holder.reveal_u16(&totals) == vec![4; OPTIONS],
+            "wrong totals"
+        );
+    }
+    let (m, s) = (median(multi), median(seq));
+    println!("| FHE ({} rounds, medians) | time | bootstraps |", rounds);
+    println!("|---|---|---|");
+    println!(
+        "| server key load (compressed → ready) | {:.2} s | — |",
+        median(load)
+    );
+    println!("| tally {BALLOTS}×{OPTIONS}, multi-operand sum | {m:.2} s | {multi_pbs} |");
+    println!("| tally {BALLOTS}×{OPTIONS}, sequential additions | {s:.2} s | {seq_pbs} |");
+    println!(
+        "| ratio | {:.2}× faster | {:.2}× fewer |",
+        s / m,
+        seq_pbs as f64 / multi_pbs.max(1) as f64
+    );
+    Ok(())
+}
