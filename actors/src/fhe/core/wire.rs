@@ -56,35 +56,33 @@ fn reason(e: &str, values: usize) -> String {
     }
 }
 
-/// The list's values as 8-bit integers. Expanding keyswitches and bootstraps every block,
-/// which also sanitises what a client sent; the server key must be set on this thread.
-pub fn expand_u8(list: &CompactCiphertextList) -> Result<Vec<FheUint8>, FheError> {
+/// The list's values as `T` (`FheUint8`, `FheUint16`, …). Expanding keyswitches and
+/// bootstraps every block, which also sanitises what a client sent; the server key must
+/// be set on this thread.
+pub fn expand<T: tfhe::HlExpandable + Tagged>(
+    list: &CompactCiphertextList,
+) -> Result<Vec<T>, FheError> {
     let expanded = list
         .expand()
         .map_err(|e| FheError::Ciphertext(format!("cannot expand: {e}")))?;
     (0..expanded.len())
         .map(|i| {
             expanded
-                .get::<FheUint8>(i)
+                .get::<T>(i)
                 .map_err(|e| FheError::Ciphertext(format!("value {i}: {e}")))?
                 .ok_or_else(|| FheError::Ciphertext(format!("value {i} is missing")))
         })
         .collect()
 }
 
-/// As [`expand_u8`], for 16-bit integers.
+/// [`expand`] to 8-bit integers.
+pub fn expand_u8(list: &CompactCiphertextList) -> Result<Vec<FheUint8>, FheError> {
+    expand(list)
+}
+
+/// [`expand`] to 16-bit integers.
 pub fn expand_u16(list: &CompactCiphertextList) -> Result<Vec<FheUint16>, FheError> {
-    let expanded = list
-        .expand()
-        .map_err(|e| FheError::Ciphertext(format!("cannot expand: {e}")))?;
-    (0..expanded.len())
-        .map(|i| {
-            expanded
-                .get::<FheUint16>(i)
-                .map_err(|e| FheError::Ciphertext(format!("value {i}: {e}")))?
-                .ok_or_else(|| FheError::Ciphertext(format!("value {i} is missing")))
-        })
-        .collect()
+    expand(list)
 }
 
 /// Encrypts `values` under the public key as one packed list, serialised (what a client
