@@ -4,7 +4,7 @@
 //! in Python); here the swarm is restarted between writing and reading.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

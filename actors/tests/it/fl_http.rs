@@ -2,7 +2,7 @@
 //! aggregation at the minimum, stragglers refused, rounds isolated and chained.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::post;
 use reqwest::StatusCode;

@@ -1,7 +1,7 @@
 //! `POST /v1/nash/solve` over real HTTP through the nash service's queue and workers.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -27,7 +27,7 @@ struct Reference {
 
 fn references() -> Vec<Reference> {
     let raw: serde_json::Value =
-        serde_json::from_str(include_str!("data/minilm_reference.json")).unwrap();
+        serde_json::from_str(include_str!("../data/minilm_reference.json")).unwrap();
     raw["references"]
         .as_array()
         .unwrap()

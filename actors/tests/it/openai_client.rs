@@ -2,7 +2,7 @@
 //! (make test installs it: `python3 -m pip install openai`).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_openai_client_works_unchanged() {

@@ -3,7 +3,7 @@
 //! 422 with a reason, and jobs that stop on cancellation or at their deadline.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 use swarm_actors::fhe::PublicKey;
 use swarm_actors::fhe::core::wire;
 
-fn yaml(threads: usize) -> String {
+pub(crate) fn yaml(threads: usize) -> String {
     format!(
         "gateway:\n  listen: 127.0.0.1:0\nservices:\n  fhe:\n    type: fhe\n    params: {{ keys: {}, threads: {threads}, max_jobs: 2 }}\n",
         common::fhe_keys::dir().display()
     )
 }
 
-async fn public_key(c: &reqwest::Client, url: &str) -> PublicKey {
+pub(crate) async fn public_key(c: &reqwest::Client, url: &str) -> PublicKey {
     let r = c
         .get(format!("{url}/v1/fhe/public-key"))
         .send()
@@ -45,7 +45,7 @@ async fn submit(c: &reqwest::Client, url: &str, query: &str, body: Vec<u8>) -> (
 }
 
 /// Reads the job until it has finished (each read waits up to 30 s for it).
-async fn finished(c: &reqwest::Client, url: &str, id: &str) -> Value {
+pub(crate) async fn finished(c: &reqwest::Client, url: &str, id: &str) -> Value {
     for _ in 0..20 {
         let v: Value = c
             .get(format!("{url}/v1/fhe/jobs/{id}?wait_ms=30000"))
@@ -63,7 +63,7 @@ async fn finished(c: &reqwest::Client, url: &str, id: &str) -> Value {
     panic!("job {id} did not finish within 10 minutes");
 }
 
-fn framed(lists: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn framed(lists: &[Vec<u8>]) -> Vec<u8> {
     let mut body = Vec::new();
     for l in lists {
         wire::frame(&mut body, l);

@@ -6,7 +6,7 @@
 //! `/v1/chat/completions` serves as a remote pool with the real model.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

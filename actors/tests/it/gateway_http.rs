@@ -2,7 +2,7 @@
 //! 429 with Retry-After, 504, 503 from /health.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 

@@ -3,7 +3,7 @@
 //! and is not applied; a write that started is applied and answered.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod vector_data;
+use crate::vector_data;
 
 use std::sync::Arc;
 use std::time::Duration;

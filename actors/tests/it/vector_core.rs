@@ -2,7 +2,7 @@
 //! their definitions, filters, deletions and compaction.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod vector_data;
+use crate::vector_data;
 
 use serde_json::json;
 use swarm_actors::vector::core::{

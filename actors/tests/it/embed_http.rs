@@ -2,14 +2,14 @@
 //! real model; answers compared with the independent reference vectors.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 fn reference(i: usize) -> (String, usize, Vec<f32>) {
-    let raw: Value = serde_json::from_str(include_str!("data/minilm_reference.json")).unwrap();
+    let raw: Value = serde_json::from_str(include_str!("../data/minilm_reference.json")).unwrap();
     let r = &raw["references"][i];
     let v = r["embedding"]
         .as_array()

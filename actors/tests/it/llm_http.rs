@@ -4,7 +4,7 @@
 //! JSON output, overload and disconnects.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::post;
 use reqwest::StatusCode;

@@ -2,7 +2,7 @@
 //! mid-append leaves the previous state loadable; deleted points stay deleted.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod vector_data;
+use crate::vector_data;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! through its declared `embed` dependency). A builder mistake is refused like YAML's.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
