@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod core;
+pub mod engine;
 pub mod jobs;
 mod metrics;
 pub mod routes;

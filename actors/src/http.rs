@@ -17,7 +17,7 @@ use swarm_runtime::{Client, Service, Swarm, SwarmError};
 
 pub use error::{ApiError, status_of};
 pub(crate) use extract::{AppliedBodyLimit, Unsampled};
-pub use extract::{Call, Limits, RawBody, ValidJson, parse_json};
+pub use extract::{Call, Limits, RawBody, ValidJson, ValidQuery, parse_json};
 
 /// A typed client of one service: what routes and Rust apps call.
 pub trait ServiceClient: Clone + Send + Sync + Sized + 'static {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use swarm_actors::fhe::core::auction::{self, AuctionRule};
 use swarm_actors::fhe::core::holder::KeyHolder;
 use swarm_actors::fhe::core::progress::Progress;
 use swarm_actors::fhe::core::{keys, tally, wire};
@@ -16,12 +17,18 @@ fn bootstraps<T>(f: impl FnOnce() -> T) -> (T, u64) {
     (out, tfhe::get_pbs_count())
 }
 
+// One test: the count is process-wide, so the workloads are measured one after another.
 #[test]
-fn tally_bootstrap_counts() {
+fn bootstrap_counts() {
     let dir = common::fhe_keys::dir();
     let server = keys::load_server(&dir).unwrap();
     let holder = KeyHolder::new(keys::load_client(&dir).unwrap());
     tfhe::set_server_key(server.server.clone());
+    tally_counts(&server, &holder);
+    auction_counts(&server, &holder);
+}
+
+fn tally_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
     let progress = Progress::new(u64::MAX, None);
     let (options, n) = (2, 4);
     let lists: Vec<_> = (0..n)
@@ -61,4 +68,27 @@ fn tally_bootstrap_counts() {
         seq_pbs >= 3 * multi_pbs,
         "the multi-operand sum bootstraps 3× less"
     );
+}
+
+fn auction_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
+    let progress = Progress::new(u64::MAX, None);
+    let bids: Vec<_> = [300u16, 1200, 700]
+        .iter()
+        .map(|&b| {
+            let bytes = wire::encrypt_u16(&server.public, &[b]).unwrap();
+            wire::expand_u16(&wire::read_list(&bytes, 1).unwrap())
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    let ((w1, p1), first) =
+        bootstraps(|| auction::decide(&bids, AuctionRule::First, &progress).unwrap());
+    let ((w2, p2), second) =
+        bootstraps(|| auction::decide(&bids, AuctionRule::Second, &progress).unwrap());
+    assert_eq!((holder.reveal_u8(&w1), holder.reveal_value(&p1)), (1, 1200));
+    assert_eq!((holder.reveal_u8(&w2), holder.reveal_value(&p2)), (1, 700));
+    println!("bootstraps: auction of 3 × 16-bit bids, first price {first}, second price {second}");
+    // Per bid after the first: a 16-bit comparison and two selects (first price, 42);
+    // second price adds a select and a running maximum (97).
+    assert_eq!((first, second), (84, 194), "pinned counts");
 }

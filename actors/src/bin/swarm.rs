@@ -92,6 +92,9 @@ enum FheCommand {
         /// Options in the ballot.
         #[arg(long, requires = "ballot")]
         options: Option<usize>,
+        /// A sealed bid: one 16-bit amount.
+        #[arg(long, conflicts_with_all = ["ballot", "values"])]
+        bid: Option<u16>,
         /// Comma-separated 8-bit values (e.g. a ballot that is not one-hot).
         #[arg(long, value_delimiter = ',')]
         values: Vec<u8>,
@@ -209,15 +212,17 @@ fn fhe(command: FheCommand) -> anyhow::Result<()> {
             key,
             ballot,
             options,
+            bid,
             values,
         } => {
             let bytes =
                 std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
             let public = swarm_actors::fhe::PublicKey::from_bytes(&bytes)?;
-            let list = match (ballot, options) {
-                (Some(choice), Some(options)) => public.ballot(choice, options)?,
+            let list = match (ballot, options, bid) {
+                (_, _, Some(amount)) => public.bid(amount)?,
+                (Some(choice), Some(options), _) => public.ballot(choice, options)?,
                 _ if !values.is_empty() => public.encrypt_u8(&values)?,
-                _ => anyhow::bail!("give --ballot with --options, or --values"),
+                _ => anyhow::bail!("give --ballot with --options, --bid, or --values"),
             };
             let mut framed = Vec::new();
             wire::frame(&mut framed, &list);

@@ -9,6 +9,7 @@ use swarm_runtime::{CallOptions, Client, SwarmError};
 use tfhe::CompactPublicKey;
 use uuid::Uuid;
 
+use super::core::auction::AuctionRule;
 use super::core::{FheError, keys, wire};
 use super::jobs::JobView;
 use super::service::{FheRequest, FheResponse, FheService};
@@ -76,13 +77,26 @@ impl FheClient {
         timeout: Option<Duration>,
         call: CallOptions,
     ) -> Result<JobView, SwarmError> {
-        let mut body = Vec::new();
-        for b in ballots {
-            wire::frame(&mut body, b);
-        }
         let request = FheRequest::Tally {
             options,
-            ballots: Bytes::from(body),
+            ballots: Bytes::from(framed(ballots)),
+            timeout,
+        };
+        self.job_call(request, call).await
+    }
+
+    /// Starts a sealed-bid auction of `bids` (each from [`PublicKey::bid`], in bidding
+    /// order) under `rule`.
+    pub async fn auction(
+        &self,
+        rule: AuctionRule,
+        bids: &[Vec<u8>],
+        timeout: Option<Duration>,
+        call: CallOptions,
+    ) -> Result<JobView, SwarmError> {
+        let request = FheRequest::Auction {
+            rule,
+            bids: Bytes::from(framed(bids)),
             timeout,
         };
         self.job_call(request, call).await
@@ -104,6 +118,15 @@ impl FheClient {
     }
 }
 
+/// Lists framed into one body.
+fn framed(lists: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for list in lists {
+        wire::frame(&mut body, list);
+    }
+    body
+}
+
 /// A swarm's compact public key, for encrypting on the client's side.
 pub struct PublicKey(CompactPublicKey);
 
@@ -122,6 +145,11 @@ impl PublicKey {
         }
         let entries: Vec<u8> = (0..options).map(|i| u8::from(i == choice)).collect();
         wire::encrypt_u8(&self.0, &entries)
+    }
+
+    /// A sealed bid: one encrypted 16-bit value.
+    pub fn bid(&self, amount: u16) -> Result<Vec<u8>, FheError> {
+        wire::encrypt_u16(&self.0, &[amount])
     }
 
     /// Any 8-bit values as one packed list (a ballot that is not one-hot, for instance).

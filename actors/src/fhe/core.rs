@@ -1,6 +1,7 @@
 //! The FHE core: the pinned parameter set, key files, the ciphertext wire format, the
 //! workloads as functions over ciphertexts, and job progress with cancellation.
 
+pub mod auction;
 pub mod holder;
 pub mod keys;
 pub mod params;

@@ -1,9 +1,9 @@
-//! `/v1/fhe/…`: the public key, tallies started as jobs, and jobs read or cancelled.
+//! `/v1/fhe/…`: the public key, tallies and auctions started as jobs, and jobs read or cancelled.
 //! Ciphertexts travel as binary bodies (`application/octet-stream`) and are never logged.
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,8 +12,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::client::FheClient;
+use super::core::auction::AuctionRule;
 use super::jobs::JobView;
-use crate::http::{ApiError, Call, Limits, RawBody, upload_limited};
+use crate::http::{ApiError, Call, Limits, RawBody, ValidQuery, upload_limited};
 
 /// Longest a `GET /v1/fhe/jobs/{id}?wait_ms=` waits.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -23,6 +24,7 @@ pub fn routes(client: FheClient, limits: &Limits) -> Router {
     Router::new()
         .route("/v1/fhe/public-key", get(public_key))
         .route("/v1/fhe/tally", upload_limited(post(tally), limits))
+        .route("/v1/fhe/auction", upload_limited(post(auction), limits))
         .route("/v1/fhe/jobs/{id}", get(job).delete(cancel))
         .with_state(client)
 }
@@ -57,13 +59,39 @@ struct TallyQuery {
 /// `POST /v1/fhe/tally?options=k`: a framed body of ballots → 202 with the job.
 async fn tally(
     State(client): State<FheClient>,
-    Query(query): Query<TallyQuery>,
+    ValidQuery(query): ValidQuery<TallyQuery>,
     Call(options): Call,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let request = super::service::FheRequest::Tally {
         options: query.options,
         ballots: body,
+        timeout: query.timeout_ms.map(Duration::from_millis),
+    };
+    let view = client.submit(request, options).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Query of `POST /v1/fhe/auction`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuctionQuery {
+    /// `first` or `second` price.
+    rule: AuctionRule,
+    /// How long the job may run, in milliseconds (at most the service's `job_timeout`).
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /v1/fhe/auction?rule=first|second`: a framed body of bids → 202 with the job.
+async fn auction(
+    State(client): State<FheClient>,
+    ValidQuery(query): ValidQuery<AuctionQuery>,
+    Call(options): Call,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let request = super::service::FheRequest::Auction {
+        rule: query.rule,
+        bids: body,
         timeout: query.timeout_ms.map(Duration::from_millis),
     };
     let view = client.submit(request, options).await?;
@@ -86,7 +114,7 @@ fn job_id(id: &str) -> Result<Uuid, ApiError> {
 async fn job(
     State(client): State<FheClient>,
     Path(id): Path<String>,
-    Query(query): Query<WaitQuery>,
+    ValidQuery(query): ValidQuery<WaitQuery>,
     Call(options): Call,
 ) -> Result<Json<JobView>, ApiError> {
     let wait = Duration::from_millis(query.wait_ms.unwrap_or(0)).min(MAX_WAIT);

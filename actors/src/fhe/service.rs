@@ -1,24 +1,22 @@
-//! The actor shell: every worker shares one [`Engine`] — the keys, a dedicated rayon pool
-//! with the server key set on each of its threads (FHE work never runs on tokio threads)
-//! and the job table. Requests are quick (check the ciphertexts, admit a job, read one);
-//! the computation runs on the pool as a job.
+//! The actor shell: every worker shares one [`Engine`]. Requests are quick (check the
+//! ciphertexts and admit a job, read one, cancel one); the computation runs on the
+//! engine's pool as a job.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
 use swarm_runtime::config::Section;
-use swarm_runtime::{Registry, RequestContext, Service, ServiceError, SwarmError};
+use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 use uuid::Uuid;
 
-use super::core::holder::KeyHolder;
-use super::core::keys::{self, ServerKeys};
+use super::core::auction::AuctionRule;
 use super::core::params::PARAMS_VERSION;
-use super::core::progress::Progress;
-use super::core::{FheError, tally, wire};
-use super::jobs::{JobView, Jobs, Outcome};
+use super::core::{FheError, keys};
+use super::engine::{Engine, EngineOptions};
+use super::jobs::JobView;
 
 /// A request to the FHE service.
 #[derive(Debug, Clone)]
@@ -31,6 +29,15 @@ pub enum FheRequest {
         options: usize,
         /// The ballots, framed (see [`wire::unframe`]).
         ballots: Bytes,
+        /// How long the job may run (at most the service's `job_timeout`).
+        timeout: Option<Duration>,
+    },
+    /// A sealed-bid auction (a framed body of packed lists of one 16-bit bid each).
+    Auction {
+        /// What the winner pays.
+        rule: AuctionRule,
+        /// The bids, framed, in bidding order (ties go to the earliest).
+        bids: Bytes,
         /// How long the job may run (at most the service's `job_timeout`).
         timeout: Option<Duration>,
     },
@@ -89,136 +96,6 @@ impl swarm_runtime::topology::ServiceParams for FheParams {
     const TYPE: &'static str = "fhe";
 }
 
-/// Keys, pool and jobs, shared by every worker.
-pub struct Engine {
-    pool: rayon::ThreadPool,
-    holder: Option<Arc<KeyHolder>>,
-    public: Bytes,
-    jobs: Arc<Jobs>,
-    job_timeout: Duration,
-}
-
-/// How an [`Engine`] is set up.
-#[derive(Debug, Clone)]
-pub struct EngineOptions {
-    /// FHE threads.
-    pub threads: usize,
-    /// Jobs queued or running at once.
-    pub max_jobs: usize,
-    /// Finished jobs kept for reading.
-    pub keep_jobs: usize,
-    /// The longest a job may run.
-    pub job_timeout: Duration,
-}
-
-impl Engine {
-    /// Loads the keys in `dir` (the client key too when present: this node is then the
-    /// key holder) and starts the pool with the server key on every thread.
-    pub fn open(dir: &std::path::Path, options: &EngineOptions) -> Result<Self, FheError> {
-        let started = Instant::now();
-        let ServerKeys {
-            server,
-            public_bytes,
-            ..
-        } = keys::load_server(dir)?;
-        let holder = match keys::load_client(dir) {
-            Ok(key) => Some(Arc::new(KeyHolder::new(key))),
-            Err(e) => {
-                tracing::info!(error = %e, "no client key: this node computes, another decrypts");
-                None
-            }
-        };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads.max(1))
-            .thread_name(|i| format!("fhe-{i}"))
-            .build()
-            .map_err(|e| FheError::Keys(format!("cannot start the FHE threads: {e}")))?;
-        // tfhe keeps the server key per thread; set once here, never inside a task.
-        pool.broadcast(|_| tfhe::set_server_key(server.clone()));
-        tracing::info!(
-            params = PARAMS_VERSION,
-            load_ms = started.elapsed().as_millis() as u64,
-            key_holder = holder.is_some(),
-            "FHE keys loaded"
-        );
-        Ok(Self {
-            pool,
-            holder,
-            public: Bytes::from(public_bytes),
-            jobs: Arc::new(Jobs::new(options.max_jobs, options.keep_jobs)),
-            job_timeout: options.job_timeout,
-        })
-    }
-
-    /// The job table.
-    pub fn jobs(&self) -> &Arc<Jobs> {
-        &self.jobs
-    }
-
-    fn tally(
-        &self,
-        options: usize,
-        ballots: &[u8],
-        timeout: Option<Duration>,
-    ) -> Result<JobView, ServiceError> {
-        if !(1..=tally::MAX_OPTIONS).contains(&options) {
-            return Err(FheError::Invalid(format!(
-                "`options` must be between 1 and {}",
-                tally::MAX_OPTIONS
-            ))
-            .into());
-        }
-        let holder = self.holder.clone().ok_or_else(|| {
-            ServiceError::Unavailable("this node holds no client key to decrypt totals".into())
-        })?;
-        let lists = wire::unframe(ballots)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| {
-                wire::read_list(bytes, options).map_err(|e| match e {
-                    FheError::Ciphertext(why) => FheError::Ciphertext(format!("ballot {i}: {why}")),
-                    other => other,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if lists.is_empty() {
-            return Err(FheError::Invalid("no ballots".into()).into());
-        }
-        let timeout = timeout.unwrap_or(self.job_timeout).min(self.job_timeout);
-        let progress = Progress::new(
-            tally::operations(lists.len(), options),
-            Some(Instant::now() + timeout),
-        );
-        let job = self.jobs.admit("tally", progress).map_err(|full| {
-            ServiceError::Upstream(SwarmError::Overloaded {
-                service: format!("fhe ({} jobs queued or running)", full.0),
-                retry_after: Duration::from_secs(10),
-            })
-        })?;
-        let jobs = self.jobs.clone();
-        let running = job.clone();
-        self.pool.spawn(move || {
-            running.start();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                tally::run(&lists, options, &holder, running.progress())
-            }));
-            let outcome = match outcome {
-                Ok(Ok(result)) => Outcome::Done {
-                    result: serde_json::to_value(result).unwrap_or_default(),
-                },
-                Ok(Err(e)) => Outcome::Stopped {
-                    reason: e.to_string(),
-                },
-                Err(_) => Outcome::Stopped {
-                    reason: "the computation failed (panicked); nothing was revealed".into(),
-                },
-            };
-            jobs.finish(&running, outcome);
-        });
-        Ok(job.view())
-    }
-}
-
 /// The FHE service.
 pub struct FheService {
     engine: Arc<Engine>,
@@ -244,29 +121,28 @@ impl Service for FheService {
         match req {
             FheRequest::PublicKey => Ok(FheResponse::PublicKey {
                 params: PARAMS_VERSION,
-                bytes: engine.public.clone(),
+                bytes: engine.public_key(),
             }),
             FheRequest::Tally {
                 options,
                 ballots,
                 timeout,
-            } => {
-                // Reading and checking the lists is CPU work: off the async threads.
-                tokio::task::spawn_blocking(move || engine.tally(options, &ballots, timeout))
-                    .await
-                    .map_err(|e| ServiceError::Internal(format!("FHE task failed: {e}")))?
-                    .map(FheResponse::Job)
-            }
+            } => off_async(move || engine.tally(options, &ballots, timeout)).await,
+            FheRequest::Auction {
+                rule,
+                bids,
+                timeout,
+            } => off_async(move || engine.auction(rule, &bids, timeout)).await,
             FheRequest::Job { id, wait } => {
-                let job = engine.jobs.get(&id).ok_or_else(|| no_job(&id))?;
+                let job = engine.jobs().get(&id).ok_or_else(|| no_job(&id))?;
                 let wait = wait.min(
                     ctx.deadline
                         .saturating_duration_since(tokio::time::Instant::now()),
                 );
-                Ok(FheResponse::Job(engine.jobs.wait(&job, wait).await))
+                Ok(FheResponse::Job(engine.jobs().wait(&job, wait).await))
             }
             FheRequest::Cancel { id } => {
-                let job = engine.jobs.get(&id).ok_or_else(|| no_job(&id))?;
+                let job = engine.jobs().get(&id).ok_or_else(|| no_job(&id))?;
                 job.progress().cancel();
                 Ok(FheResponse::Job(job.view()))
             }
@@ -276,10 +152,22 @@ impl Service for FheService {
     fn work_units(request: &FheRequest) -> f64 {
         match request {
             // Checking ballots is proportional to their bytes; the job itself runs apart.
-            FheRequest::Tally { ballots, .. } => 1.0 + ballots.len() as f64 / 65_536.0,
+            FheRequest::Tally { ballots: body, .. } | FheRequest::Auction { bids: body, .. } => {
+                1.0 + body.len() as f64 / 65_536.0
+            }
             _ => 1.0,
         }
     }
+}
+
+/// Reading and checking ciphertext lists is CPU work: it runs off the async threads.
+async fn off_async(
+    admit: impl FnOnce() -> Result<JobView, ServiceError> + Send + 'static,
+) -> Result<FheResponse, ServiceError> {
+    tokio::task::spawn_blocking(admit)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("FHE task failed: {e}")))?
+        .map(FheResponse::Job)
 }
 
 fn no_job(id: &Uuid) -> ServiceError {
@@ -308,7 +196,7 @@ pub fn register(registry: &mut Registry) {
         params.metrics_source(Arc::new(move |service| {
             let active = metrics
                 .try_lock()
-                .and_then(|e| e.as_ref().map(|e| e.jobs.active()))
+                .and_then(|e| e.as_ref().map(|e| e.jobs().active()))
                 .unwrap_or(0);
             super::metrics::families(service, active)
         }));

@@ -1,7 +1,8 @@
 //! What every route handler needs, written once: [`Call`] (the request's deadline from
 //! the gateway's `request_timeout`, shortened by `x-swarm-timeout-ms`, and its trace
 //! context), [`ValidJson`] (a JSON body whose rejections are [`ApiError`]s naming the
-//! route's real body limit) and [`RawBody`] (bytes, for binary uploads).
+//! route's real body limit), [`ValidQuery`] (the same for query strings) and [`RawBody`]
+//! (bytes, for binary uploads).
 
 use std::time::Duration;
 
@@ -123,6 +124,20 @@ fn json_error(rejection: JsonRejection, limit: u64) -> ApiError {
             code: ErrorCode::InvalidJson,
             message,
         },
+    }
+}
+
+/// Query-string extractor whose rejections are [`ApiError`]s (422 naming the parameter),
+/// not axum's plain-text 400.
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Self(q.0))
+            .map_err(|rejection| ApiError::invalid(rejection.body_text()))
     }
 }
 

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greedy_text_equals_llama_cpp_alone_and_batched() {
-    let reference: Value = serde_json::from_str(include_str!("../data/llm_reference.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(include_str!("../data/llm_reference.json")).unwrap();
     let n = reference["n_predict"].as_u64().unwrap();
     let model = format!(
         "{}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",

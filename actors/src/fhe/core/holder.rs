@@ -3,7 +3,7 @@
 //! a winner and price) and has no call that returns anything else.
 
 use tfhe::prelude::*;
-use tfhe::{ClientKey, FheBool, FheUint16};
+use tfhe::{ClientKey, FheBool, FheUint8, FheUint16};
 
 /// Holds the client key.
 pub struct KeyHolder {
@@ -19,6 +19,16 @@ impl KeyHolder {
     /// An encrypted boolean's value.
     pub fn reveal_bool(&self, b: &FheBool) -> bool {
         b.decrypt(&self.key)
+    }
+
+    /// An encrypted 8-bit value (an index).
+    pub fn reveal_u8(&self, v: &FheUint8) -> u8 {
+        v.decrypt(&self.key)
+    }
+
+    /// An encrypted 16-bit value.
+    pub fn reveal_value(&self, v: &FheUint16) -> u16 {
+        v.decrypt(&self.key)
     }
 
     /// Encrypted 16-bit values' values.

@@ -43,6 +43,28 @@ pub fn read_list(bytes: &[u8], values: usize) -> Result<CompactCiphertextList, F
     .map_err(|e| FheError::Ciphertext(reason(&e, values)))
 }
 
+/// As [`read_list`], and every value must be of `kind` (e.g. `FheTypes::Uint16`): a
+/// list of another type is refused before any work is spent on it.
+pub fn read_list_of(
+    bytes: &[u8],
+    values: usize,
+    kind: tfhe::FheTypes,
+) -> Result<CompactCiphertextList, FheError> {
+    let list = read_list(bytes, values)?;
+    for i in 0..list.len() {
+        match list.get_kind_of(i) {
+            Some(k) if k == kind => {}
+            found => {
+                let found = found.map_or_else(|| "unknown".to_string(), |k| format!("{k:?}"));
+                return Err(FheError::Ciphertext(format!(
+                    "value {i} is {found}, expected {kind:?}"
+                )));
+            }
+        }
+    }
+    Ok(list)
+}
+
 /// A short reason for a refused list, in terms a client can act on.
 fn reason(e: &str, values: usize) -> String {
     if e.contains("not conformant") {
