@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod core;
 pub mod rounds;
+mod secure;
 pub mod service;
 
 pub use client::FlClient;

@@ -8,6 +8,7 @@ mod common;
 use swarm_actors::fhe::core::auction::{self, AuctionRule};
 use swarm_actors::fhe::core::holder::KeyHolder;
 use swarm_actors::fhe::core::progress::Progress;
+use swarm_actors::fhe::core::secure_sum::{self, FixedPoint};
 use swarm_actors::fhe::core::{keys, tally, wire};
 
 /// Bootstraps `f` runs.
@@ -26,6 +27,7 @@ fn bootstrap_counts() {
     tfhe::set_server_key(server.server.clone());
     tally_counts(&server, &holder);
     auction_counts(&server, &holder);
+    secure_sum_counts(&server, &holder);
 }
 
 fn tally_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
@@ -91,4 +93,37 @@ fn auction_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
     // Per bid after the first: a 16-bit comparison and two selects (first price, 42);
     // second price adds a select and a running maximum (97).
     assert_eq!((first, second), (84, 194), "pinned counts");
+}
+
+fn secure_sum_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
+    let progress = Progress::new(u64::MAX, None);
+    let encoding = FixedPoint::default();
+    let updates: [(&[f32], u64); 3] = [(&[0.5, -1.0], 10), (&[1.5, 2.0], 20), (&[-0.25, 0.0], 30)];
+    let lists: Vec<_> = updates
+        .iter()
+        .map(|(w, n)| {
+            let bytes = wire::encrypt(&server.public, &encoding.encode(w, *n).unwrap()).unwrap();
+            wire::read_list_of(&bytes, 3, tfhe::FheTypes::Int32).unwrap()
+        })
+        .collect();
+    let (vectors, expand) = bootstraps(|| {
+        lists
+            .iter()
+            .map(|l| wire::expand::<tfhe::FheInt32>(l).unwrap())
+            .collect::<Vec<_>>()
+    });
+    let (sums, summed) = bootstraps(|| secure_sum::sum(&vectors, 3, &progress).unwrap());
+    let mut clear = vec![0i32; 3];
+    for (w, n) in updates {
+        for (s, q) in clear.iter_mut().zip(encoding.encode(w, n).unwrap()) {
+            *s += q;
+        }
+    }
+    assert_eq!(holder.reveal_i32(&sums), clear);
+    println!(
+        "bootstraps: secure sum of 3 clients × 3 32-bit values, expand {expand}, sums {summed}"
+    );
+    // One bootstrap per 2-bit block on expansion (16 per value); a 3-operand sum of
+    // 16-block values cleans carries with 32.
+    assert_eq!((expand, summed), (144, 96), "pinned counts");
 }

@@ -93,8 +93,24 @@ enum FheCommand {
         #[arg(long, requires = "ballot")]
         options: Option<usize>,
         /// A sealed bid: one 16-bit amount.
-        #[arg(long, conflicts_with_all = ["ballot", "values"])]
+        #[arg(long, conflicts_with_all = ["ballot", "values", "update"])]
         bid: Option<u16>,
+        /// A federated-learning update for a secure_fedavg round: comma-separated
+        /// parameters, encoded in the round's fixed point (default clip 4, 2^16, max
+        /// weight 1000; give the round's own with --encoding) and weighted by --examples.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            allow_hyphen_values = true,
+            requires = "examples"
+        )]
+        update: Vec<f32>,
+        /// Training examples behind --update.
+        #[arg(long)]
+        examples: Option<u64>,
+        /// The round's encoding as JSON, e.g. '{"clip": 2, "scale_bits": 14}'.
+        #[arg(long)]
+        encoding: Option<String>,
         /// Comma-separated 8-bit values (e.g. a ballot that is not one-hot).
         #[arg(long, value_delimiter = ',')]
         values: Vec<u8>,
@@ -213,16 +229,28 @@ fn fhe(command: FheCommand) -> anyhow::Result<()> {
             ballot,
             options,
             bid,
+            update,
+            examples,
+            encoding,
             values,
         } => {
             let bytes =
                 std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
             let public = swarm_actors::fhe::PublicKey::from_bytes(&bytes)?;
             let list = match (ballot, options, bid) {
+                _ if !update.is_empty() => {
+                    let encoding: swarm_actors::fhe::core::secure_sum::FixedPoint = match encoding {
+                        Some(json) => serde_json::from_str(&json).context("--encoding")?,
+                        None => Default::default(),
+                    };
+                    public.update(&update, examples.unwrap_or(1), &encoding)?
+                }
                 (_, _, Some(amount)) => public.bid(amount)?,
                 (Some(choice), Some(options), _) => public.ballot(choice, options)?,
                 _ if !values.is_empty() => public.encrypt_u8(&values)?,
-                _ => anyhow::bail!("give --ballot with --options, --bid, or --values"),
+                _ => anyhow::bail!(
+                    "give --ballot with --options, --bid, --update with --examples, or --values"
+                ),
             };
             let mut framed = Vec::new();
             wire::frame(&mut framed, &list);

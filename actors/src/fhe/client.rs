@@ -10,6 +10,7 @@ use tfhe::CompactPublicKey;
 use uuid::Uuid;
 
 use super::core::auction::AuctionRule;
+use super::core::secure_sum::FixedPoint;
 use super::core::{FheError, keys, wire};
 use super::jobs::JobView;
 use super::service::{FheRequest, FheResponse, FheService};
@@ -102,6 +103,23 @@ impl FheClient {
         self.job_call(request, call).await
     }
 
+    /// Starts a secure sum of `lists` (each from [`PublicKey::update`] or
+    /// [`PublicKey::encrypt_i32`], `values` values apiece).
+    pub async fn sum(
+        &self,
+        values: usize,
+        lists: &[Vec<u8>],
+        timeout: Option<Duration>,
+        call: CallOptions,
+    ) -> Result<JobView, SwarmError> {
+        let request = FheRequest::Sum {
+            values,
+            lists: Bytes::from(framed(lists)),
+            timeout,
+        };
+        self.job_call(request, call).await
+    }
+
     /// A job as it is once it has finished or `wait` has passed.
     pub async fn job(
         &self,
@@ -150,6 +168,22 @@ impl PublicKey {
     /// A sealed bid: one encrypted 16-bit value.
     pub fn bid(&self, amount: u16) -> Result<Vec<u8>, FheError> {
         wire::encrypt_u16(&self.0, &[amount])
+    }
+
+    /// A federated-learning update in `encoding`'s fixed point, encrypted (for a secure
+    /// sum of `weights.len() + 1` values).
+    pub fn update(
+        &self,
+        weights: &[f32],
+        num_examples: u64,
+        encoding: &FixedPoint,
+    ) -> Result<Vec<u8>, FheError> {
+        wire::encrypt(&self.0, &encoding.encode(weights, num_examples)?)
+    }
+
+    /// 32-bit signed values as one packed list.
+    pub fn encrypt_i32(&self, values: &[i32]) -> Result<Vec<u8>, FheError> {
+        wire::encrypt(&self.0, values)
     }
 
     /// Any 8-bit values as one packed list (a ballot that is not one-hot, for instance).

@@ -6,6 +6,7 @@ pub mod holder;
 pub mod keys;
 pub mod params;
 pub mod progress;
+pub mod secure_sum;
 pub mod tally;
 pub mod wire;
 

@@ -13,7 +13,7 @@ use super::core::holder::KeyHolder;
 use super::core::keys::{self, ServerKeys};
 use super::core::params::PARAMS_VERSION;
 use super::core::progress::Progress;
-use super::core::{FheError, tally, wire};
+use super::core::{FheError, secure_sum, tally, wire};
 use super::jobs::{JobView, Jobs, Outcome};
 use axum::body::Bytes;
 
@@ -124,6 +124,29 @@ impl Engine {
         let total = auction::operations(lists.len(), rule);
         self.spawn_job("auction", total, timeout, move |holder, progress| {
             auction::run(&lists, rule, holder, progress)
+        })
+    }
+
+    /// Checks `lists` (framed lists of `values` 32-bit signed values, one per client) and
+    /// starts a secure sum job.
+    pub fn sum(
+        &self,
+        values: usize,
+        lists: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<JobView, ServiceError> {
+        if !(1..=secure_sum::MAX_VALUES).contains(&values) {
+            let why = format!("`values` must be between 1 and {}", secure_sum::MAX_VALUES);
+            return Err(FheError::Invalid(why).into());
+        }
+        let lists = read_lists(lists, values, FheTypes::Int32, "list")?;
+        if lists.len() < 2 {
+            let why = "a secure sum needs at least two lists (a sum of one reveals it)";
+            return Err(FheError::Invalid(why.into()).into());
+        }
+        let total = secure_sum::operations(lists.len(), values);
+        self.spawn_job("sum", total, timeout, move |holder, progress| {
+            secure_sum::run(&lists, values, holder, progress)
         })
     }
 

@@ -25,6 +25,7 @@ pub fn routes(client: FheClient, limits: &Limits) -> Router {
         .route("/v1/fhe/public-key", get(public_key))
         .route("/v1/fhe/tally", upload_limited(post(tally), limits))
         .route("/v1/fhe/auction", upload_limited(post(auction), limits))
+        .route("/v1/fhe/sum", upload_limited(post(sum), limits))
         .route("/v1/fhe/jobs/{id}", get(job).delete(cancel))
         .with_state(client)
 }
@@ -92,6 +93,33 @@ async fn auction(
     let request = super::service::FheRequest::Auction {
         rule: query.rule,
         bids: body,
+        timeout: query.timeout_ms.map(Duration::from_millis),
+    };
+    let view = client.submit(request, options).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Query of `POST /v1/fhe/sum`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SumQuery {
+    /// Values per list.
+    values: usize,
+    /// How long the job may run, in milliseconds (at most the service's `job_timeout`).
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /v1/fhe/sum?values=n`: a framed body of lists (one per client) → 202 with the
+/// job, whose result is the per-coordinate sums.
+async fn sum(
+    State(client): State<FheClient>,
+    ValidQuery(query): ValidQuery<SumQuery>,
+    Call(options): Call,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let request = super::service::FheRequest::Sum {
+        values: query.values,
+        lists: body,
         timeout: query.timeout_ms.map(Duration::from_millis),
     };
     let view = client.submit(request, options).await?;

@@ -41,6 +41,16 @@ pub enum FheRequest {
         /// How long the job may run (at most the service's `job_timeout`).
         timeout: Option<Duration>,
     },
+    /// A secure sum (a framed body of packed lists of `values` 32-bit signed values,
+    /// one per client): only the per-coordinate sums are decrypted.
+    Sum {
+        /// Values per list.
+        values: usize,
+        /// The lists, framed.
+        lists: Bytes,
+        /// How long the job may run (at most the service's `job_timeout`).
+        timeout: Option<Duration>,
+    },
     /// A job's state, once it has finished or `wait` has passed.
     Job {
         /// The job.
@@ -133,6 +143,11 @@ impl Service for FheService {
                 bids,
                 timeout,
             } => off_async(move || engine.auction(rule, &bids, timeout)).await,
+            FheRequest::Sum {
+                values,
+                lists,
+                timeout,
+            } => off_async(move || engine.sum(values, &lists, timeout)).await,
             FheRequest::Job { id, wait } => {
                 let job = engine.jobs().get(&id).ok_or_else(|| no_job(&id))?;
                 let wait = wait.min(
@@ -152,9 +167,9 @@ impl Service for FheService {
     fn work_units(request: &FheRequest) -> f64 {
         match request {
             // Checking ballots is proportional to their bytes; the job itself runs apart.
-            FheRequest::Tally { ballots: body, .. } | FheRequest::Auction { bids: body, .. } => {
-                1.0 + body.len() as f64 / 65_536.0
-            }
+            FheRequest::Tally { ballots: body, .. }
+            | FheRequest::Auction { bids: body, .. }
+            | FheRequest::Sum { lists: body, .. } => 1.0 + body.len() as f64 / 65_536.0,
             _ => 1.0,
         }
     }

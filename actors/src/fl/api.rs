@@ -15,7 +15,9 @@ use swarm_runtime::ErrorCode;
 use super::client::FlClient;
 use super::core::{Strategy, Update};
 use super::service::{OpenRound, RoundView};
-use crate::http::{ApiError, Call, Limits, RawBody, ValidJson, parse_json, upload_limited};
+use crate::http::{
+    ApiError, Call, Limits, RawBody, ValidJson, ValidQuery, parse_json, upload_limited,
+};
 
 /// `POST /v1/fl/rounds`.
 #[derive(Debug, Deserialize)]
@@ -119,8 +121,8 @@ pub fn update_from_bytes(client: &str, num_examples: &str, bytes: &[u8]) -> Resu
     })
 }
 
-/// `POST /v1/fl/rounds`, `GET /v1/fl/rounds/{id}`, `POST /v1/fl/rounds/{id}/updates`
-/// (under the gateway's upload limit).
+/// `POST /v1/fl/rounds`, `GET /v1/fl/rounds/{id}`, `POST /v1/fl/rounds/{id}/updates` and
+/// `…/encrypted-updates` (under the gateway's upload limit).
 pub fn routes(client: FlClient, limits: &Limits) -> Router {
     Router::new()
         .route("/v1/fl/rounds", post(open))
@@ -128,6 +130,10 @@ pub fn routes(client: FlClient, limits: &Limits) -> Router {
         .route(
             "/v1/fl/rounds/{id}/updates",
             upload_limited(post(submit), limits),
+        )
+        .route(
+            "/v1/fl/rounds/{id}/encrypted-updates",
+            upload_limited(post(submit_encrypted), limits),
         )
         .with_state(client)
 }
@@ -143,13 +149,26 @@ async fn open(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// `GET /v1/fl/rounds/{id}`.
+/// Query of `GET /v1/fl/rounds/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadQuery {
+    /// Wait up to this long (at most a minute) for the round to end.
+    wait_ms: Option<u64>,
+}
+
+/// `GET /v1/fl/rounds/{id}[?wait_ms=]`: the round now, or once it has ended.
 async fn read(
     State(client): State<FlClient>,
     Path(id): Path<String>,
+    ValidQuery(query): ValidQuery<ReadQuery>,
     Call(options): Call,
 ) -> Result<Json<RoundView>, ApiError> {
-    Ok(Json(client.round(id, options).await?))
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0)).min(Duration::from_secs(60));
+    if wait.is_zero() {
+        return Ok(Json(client.round(id, options).await?));
+    }
+    Ok(Json(client.wait(id, wait, options).await?))
 }
 
 /// `POST /v1/fl/rounds/{id}/updates`: JSON, or raw little-endian float32.
@@ -182,6 +201,31 @@ async fn submit(
         });
     };
     let view = client.submit(id, update, options).await?;
+    Ok(Json(serde_json::json!({
+        "accepted": true,
+        "received": view.participants.len(),
+        "needed": view.min_clients,
+        "status": view.status,
+    })))
+}
+
+/// `POST /v1/fl/rounds/{id}/encrypted-updates`: one packed FHE list (from
+/// `PublicKey::update` or `swarm fhe encrypt --update`), the client in `x-fl-client`.
+async fn submit_encrypted(
+    State(client): State<FlClient>,
+    Path(id): Path<String>,
+    Call(options): Call,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let name = headers
+        .get("x-fl-client")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    check_client(name).map_err(|e| ApiError::invalid(format!("x-fl-client: {e}")))?;
+    let view = client
+        .submit_encrypted(id, name.to_string(), body, options)
+        .await?;
     Ok(Json(serde_json::json!({
         "accepted": true,
         "received": view.participants.len(),

@@ -42,6 +42,36 @@ impl FlClient {
             .await
     }
 
+    /// Submits `client`'s encrypted update (from [`crate::fhe::PublicKey::update`]) to
+    /// secure_fedavg round `round`; the round as it stands after it (`aggregating` once
+    /// complete, `closed` when the FHE sum is done).
+    pub async fn submit_encrypted(
+        &self,
+        round: String,
+        client: String,
+        list: axum::body::Bytes,
+        options: CallOptions,
+    ) -> Result<RoundView, SwarmError> {
+        let request = FlRequest::SubmitSealed {
+            round,
+            client,
+            list,
+        };
+        self.0.call_with(request, options).await
+    }
+
+    /// Round `round` once it has ended (closed or failed) or `wait` has passed.
+    pub async fn wait(
+        &self,
+        round: String,
+        wait: std::time::Duration,
+        options: CallOptions,
+    ) -> Result<RoundView, SwarmError> {
+        self.0
+            .call_with(FlRequest::Wait { round, wait }, options)
+            .await
+    }
+
     /// Round `round` now.
     pub async fn round(
         &self,

@@ -61,6 +61,9 @@ impl Default for Retention {
     }
 }
 
+/// A completed secure round's encrypted lists, and the values in each.
+pub type SealedLists = (usize, Vec<Vec<u8>>);
+
 /// Ids of rounds that expired, remembered so a late reader learns why (bounded).
 const REMEMBERED_EXPIRED: usize = 4_096;
 
@@ -81,6 +84,8 @@ pub struct Rounds {
     retention: Retention,
     /// What all rounds hold ([`Round::bytes`] summed), kept current by [`Rounds::change`].
     bytes: AtomicU64,
+    /// Woken when a submission or an aggregation changes a round (waiting readers).
+    changed: tokio::sync::Notify,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -150,7 +155,7 @@ impl Rounds {
 
     /// Notes `id` as ended if its round is no longer open.
     fn note(&self, id: &str, round: &Round, now: Instant) {
-        if *round.status() == RoundStatus::Open {
+        if matches!(round.status(), RoundStatus::Open | RoundStatus::Aggregating) {
             return;
         }
         let mut ended = lock(&self.ended);
@@ -266,11 +271,21 @@ impl Rounds {
 
     /// Round `id` now.
     pub fn read(&self, id: &str, now: Instant) -> Result<RoundView, ServiceError> {
+        self.read_until(id, now).map(|(v, _)| v)
+    }
+
+    /// Round `id` now, and when it stops accepting updates.
+    pub fn read_until(&self, id: &str, now: Instant) -> Result<(RoundView, Instant), ServiceError> {
         let r = self.get(id)?;
         let mut guard = lock(&r);
         self.change(&mut guard, |r| r.tick(now));
         self.note(id, &guard, now);
-        Ok(view(id, &guard))
+        Ok((view(id, &guard), guard.deadline()))
+    }
+
+    /// Woken whenever a submission or an aggregation changes a round.
+    pub fn changed(&self) -> &tokio::sync::Notify {
+        &self.changed
     }
 
     /// Submits `update` to round `id`; may aggregate (seconds for large models). `commit`
@@ -290,7 +305,47 @@ impl Rounds {
         let outcome: Result<Submitted, FlError> =
             self.change(&mut guard, |r| r.submit(update, now));
         self.note(id, &guard, now);
+        self.changed.notify_waiters();
         outcome.map_err(ServiceError::from)?;
         Ok(view(id, &guard))
+    }
+
+    /// Submits `client`'s encrypted update to secure round `id`, after checking that
+    /// `list` is a packed list of `dimension + 1` 32-bit signed values under the swarm's
+    /// FHE parameters (a bad list is refused here, not found at aggregation). When it
+    /// completes the round, the lists to sum come back with `values` per list.
+    pub fn submit_sealed(
+        &self,
+        id: &str,
+        client: String,
+        list: &[u8],
+        now: Instant,
+        commit: impl FnOnce() -> Result<(), ServiceError>,
+    ) -> Result<(RoundView, Option<SealedLists>), ServiceError> {
+        self.make_room(list.len() as u64, now)?;
+        let r = self.get(id)?;
+        let dim = lock(&r).dimension().unwrap_or(0);
+        crate::fhe::core::wire::read_list_of(list, dim + 1, tfhe::FheTypes::Int32)
+            .map_err(|e| ServiceError::InvalidRequest(format!("encrypted update: {e}")))?;
+        let mut guard = lock(&r);
+        commit()?;
+        let outcome: Result<Submitted, FlError> =
+            self.change(&mut guard, |r| r.submit_sealed(client, list.to_vec(), now));
+        self.note(id, &guard, now);
+        let ready = match outcome.map_err(ServiceError::from)? {
+            Submitted::Sealed(lists) => Some((dim + 1, lists)),
+            _ => None,
+        };
+        Ok((view(id, &guard), ready))
+    }
+
+    /// Ends secure round `id`'s aggregation with the decrypted sums, or why there are none.
+    pub fn finish_sealed(&self, id: &str, sums: Result<Vec<i32>, String>, now: Instant) {
+        if let Ok(r) = self.get(id) {
+            let mut guard = lock(&r);
+            self.change(&mut guard, |r| r.finish_sealed(sums));
+            self.note(id, &guard, now);
+            self.changed.notify_waiters();
+        }
     }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use swarm_runtime::config::{ByteSize, Section};
-use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
+use swarm_runtime::{Dependency, Registry, RequestContext, Service, ServiceError};
 
 use super::core::{FlError, RoundStatus, Strategy, Update};
 use super::rounds::{Retention, Rounds};
+use crate::fhe::FheService;
 
 /// Opening a round.
 #[derive(Debug, Clone)]
@@ -40,10 +41,27 @@ pub enum FlRequest {
         /// The update.
         update: Update,
     },
+    /// Submit an encrypted update to a secure_fedavg round.
+    SubmitSealed {
+        /// Round id.
+        round: String,
+        /// The submitting client.
+        client: String,
+        /// One packed list of `dimension + 1` 32-bit signed values (see
+        /// [`crate::fhe::PublicKey::update`]).
+        list: axum::body::Bytes,
+    },
     /// Read a round.
     Get {
         /// Round id.
         round: String,
+    },
+    /// Read a round once it has ended (closed or failed) or `wait` has passed.
+    Wait {
+        /// Round id.
+        round: String,
+        /// The longest to wait (at most the request's deadline).
+        wait: Duration,
     },
 }
 
@@ -70,12 +88,13 @@ pub struct RoundView {
 /// The FL aggregator service.
 pub struct FlService {
     rounds: Arc<Rounds>,
+    fhe: Option<Dependency<FheService>>,
 }
 
 impl FlService {
-    /// A service over shared rounds.
-    pub fn new(rounds: Arc<Rounds>) -> Self {
-        Self { rounds }
+    /// A service over shared rounds; `fhe` sums secure rounds' encrypted updates.
+    pub fn new(rounds: Arc<Rounds>, fhe: Option<Dependency<FheService>>) -> Self {
+        Self { rounds, fhe }
     }
 }
 
@@ -94,6 +113,20 @@ impl Service for FlService {
         req: FlRequest,
         ctx: &RequestContext,
     ) -> Result<RoundView, ServiceError> {
+        if let FlRequest::Open(open) = &req
+            && open.strategy.is_secure()
+            && self.fhe.is_none()
+        {
+            return Err(ServiceError::InvalidRequest(
+                "secure_fedavg needs an `fhe` service: give this fl service the param `fhe: NAME` (the fhe service to use)".into(),
+            ));
+        }
+        if let FlRequest::Wait { round, wait } = req {
+            let left = ctx
+                .deadline
+                .saturating_duration_since(tokio::time::Instant::now());
+            return wait_for_end(self.rounds.clone(), round, wait.min(left)).await;
+        }
         let rounds = self.rounds.clone();
         let commitment = ctx.commitment.clone();
         // A change answered 504 was not made: past the deadline it can no longer commit.
@@ -105,22 +138,73 @@ impl Service for FlService {
             })
         };
         // Every operation may wait for a round's lock while an aggregation holds it.
-        tokio::task::spawn_blocking(move || {
+        let (view, sealed) = tokio::task::spawn_blocking(move || {
             let now = Instant::now();
             match req {
-                FlRequest::Open(open) => rounds.open(*open, now, commit),
-                FlRequest::Get { round } => rounds.read(&round, now),
-                FlRequest::Submit { round, update } => rounds.submit(&round, update, now, commit),
+                FlRequest::Open(open) => rounds.open(*open, now, commit).map(|v| (v, None)),
+                FlRequest::Get { round } | FlRequest::Wait { round, .. } => {
+                    rounds.read(&round, now).map(|v| (v, None))
+                }
+                FlRequest::Submit { round, update } => rounds
+                    .submit(&round, update, now, commit)
+                    .map(|v| (v, None)),
+                FlRequest::SubmitSealed {
+                    round,
+                    client,
+                    list,
+                } => rounds.submit_sealed(&round, client, &list, now, commit),
             }
         })
         .await
-        .map_err(|e| ServiceError::Internal(format!("FL task failed: {e}")))?
+        .map_err(|e| ServiceError::Internal(format!("FL task failed: {e}")))??;
+        if let (Some((values, lists)), Some(fhe)) = (sealed, self.fhe.clone()) {
+            // The round is aggregating; it ends when the FHE job does, not with this call.
+            tokio::spawn(super::secure::aggregate(
+                self.rounds.clone(),
+                fhe,
+                view.id.clone(),
+                values,
+                lists,
+            ));
+        }
+        Ok(view)
+    }
+}
+
+/// Reads round `id` until it has ended or `wait` has passed: woken by submissions and
+/// aggregations, and at the round's deadline (when an open round fails).
+async fn wait_for_end(
+    rounds: Arc<Rounds>,
+    id: String,
+    wait: Duration,
+) -> Result<RoundView, ServiceError> {
+    let until = Instant::now() + wait;
+    loop {
+        // Registered before reading, so a change between the read and the wait wakes it.
+        let changed = rounds.changed().notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (r, round) = (rounds.clone(), id.clone());
+        let (view, deadline) =
+            tokio::task::spawn_blocking(move || r.read_until(&round, Instant::now()))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("FL task failed: {e}")))??;
+        let now = Instant::now();
+        let ended = !matches!(view.status, RoundStatus::Open | RoundStatus::Aggregating);
+        if ended || now >= until {
+            return Ok(view);
+        }
+        let wake = match view.status {
+            RoundStatus::Open => until.min(deadline.max(now)),
+            _ => until,
+        };
+        let _ = tokio::time::timeout_at(wake.into(), changed).await;
     }
 }
 
 /// Registers service type `fl` (params: `keep_closed_for`, `keep_closed`: how long and
-/// how many ended rounds stay readable) with its routes. Every worker shares one set of
-/// rounds.
+/// how many ended rounds stay readable; `fhe`: the FHE service that sums secure_fedavg
+/// rounds) with its routes. Every worker shares one set of rounds.
 pub fn register(registry: &mut Registry) {
     registry
         .service::<FlService, _>("fl", |params: &Section<'_>| {
@@ -135,7 +219,10 @@ pub fn register(registry: &mut Registry) {
                 params.error("max_open_rounds", "must be at least 1");
             }
             let rounds = Arc::new(Rounds::new(retention));
-            Some(Arc::new(move || Ok(FlService::new(rounds.clone()))))
+            let fhe = params.dependency::<FheService>("fhe");
+            Some(Arc::new(move || {
+                Ok(FlService::new(rounds.clone(), fhe.clone()))
+            }))
         })
         .expose(crate::http::HttpApi::new(super::api::routes));
 }

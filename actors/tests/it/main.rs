@@ -21,6 +21,7 @@ mod fhe_auction;
 mod fhe_tally;
 mod fl_core;
 mod fl_http;
+mod fl_secure;
 mod gateway_http;
 mod launcher;
 mod llm_engine;

@@ -1,6 +1,7 @@
 //! FHE workloads side by side in one run (`make bench-fhe`): loading the server key, and
 //! an encrypted tally of 16 one-hot ballots × 4 options by tfhe's multi-operand sum
-//! against adding ballots one after another — wall time and programmable bootstraps.
+//! against adding ballots one after another, and sealed-bid auctions of 8 encrypted
+//! 16-bit bids (first and second price) — wall time and programmable bootstraps.
 //!
 //!     fhe-compare [KEY_DIR] [ROUNDS]
 //! Generates a key set in KEY_DIR (default target/fhe-bench-keys) when there is none.
@@ -10,12 +11,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use swarm_actors::fhe::core::auction::{self, AuctionRule};
 use swarm_actors::fhe::core::holder::KeyHolder;
 use swarm_actors::fhe::core::progress::Progress;
 use swarm_actors::fhe::core::{keys, tally, wire};
 
 const BALLOTS: usize = 16;
 const OPTIONS: usize = 4;
+/// Bids in the auction rows, and the expected winner (index) and prices.
+const BIDS: [u16; 8] = [410, 1_250, 980, 77, 1_200, 1_100, 3, 640];
+const WINNER: u8 = 1;
+const FIRST_PRICE: u16 = 1_250;
+const SECOND_PRICE: u16 = 1_200;
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -75,6 +82,31 @@ fn main() -> anyhow::Result<()> {
             "wrong totals"
         );
     }
+    let bids: Vec<_> = BIDS
+        .iter()
+        .map(|&b| {
+            let bytes = wire::encrypt_u16(&server.public, &[b])?;
+            let mut v = wire::expand_u16(&wire::read_list(&bytes, 1)?)?;
+            v.pop().context("one bid")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut auctions = Vec::new();
+    for (rule, price) in [
+        (AuctionRule::First, FIRST_PRICE),
+        (AuctionRule::Second, SECOND_PRICE),
+    ] {
+        eprintln!("auction, {rule:?} price");
+        tfhe::reset_pbs_count();
+        let started = Instant::now();
+        let (winner, paid) = auction::decide(&bids, rule, &progress)?;
+        let took = started.elapsed().as_secs_f64();
+        let pbs = tfhe::get_pbs_count();
+        anyhow::ensure!(
+            (holder.reveal_u8(&winner), holder.reveal_value(&paid)) == (WINNER, price),
+            "wrong auction outcome"
+        );
+        auctions.push((rule, took, pbs));
+    }
     let (m, s) = (median(multi), median(seq));
     println!("| FHE ({} rounds, medians) | time | bootstraps |", rounds);
     println!("|---|---|---|");
@@ -89,5 +121,12 @@ fn main() -> anyhow::Result<()> {
         s / m,
         seq_pbs as f64 / multi_pbs.max(1) as f64
     );
+    for (rule, took, pbs) in auctions {
+        let rule = format!("{rule:?}").to_lowercase();
+        println!(
+            "| auction of {} × 16-bit bids, {rule} price (one run) | {took:.2} s | {pbs} |",
+            BIDS.len()
+        );
+    }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! a winner and price) and has no call that returns anything else.
 
 use tfhe::prelude::*;
-use tfhe::{ClientKey, FheBool, FheUint8, FheUint16};
+use tfhe::{ClientKey, FheBool, FheInt32, FheUint8, FheUint16};
 
 /// Holds the client key.
 pub struct KeyHolder {
@@ -29,6 +29,11 @@ impl KeyHolder {
     /// An encrypted 16-bit value.
     pub fn reveal_value(&self, v: &FheUint16) -> u16 {
         v.decrypt(&self.key)
+    }
+
+    /// Encrypted 32-bit signed values' values (secure sums).
+    pub fn reveal_i32(&self, values: &[FheInt32]) -> Vec<i32> {
+        values.iter().map(|v| v.decrypt(&self.key)).collect()
     }
 
     /// Encrypted 16-bit values' values.

@@ -107,23 +107,25 @@ pub fn expand_u16(list: &CompactCiphertextList) -> Result<Vec<FheUint16>, FheErr
     expand(list)
 }
 
-/// Encrypts `values` under the public key as one packed list, serialised (what a client
-/// sends; `swarm fhe encrypt` and the Rust client call this).
-pub fn encrypt_u8(public: &CompactPublicKey, values: &[u8]) -> Result<Vec<u8>, FheError> {
+/// Encrypts `values` (`u8`, `u16`, `i32`, …) under the public key as one packed list,
+/// serialised (what a client sends; `swarm fhe encrypt` and the Rust client call this).
+pub fn encrypt<T: tfhe::HlCompactable + Copy>(
+    public: &CompactPublicKey,
+    values: &[T],
+) -> Result<Vec<u8>, FheError> {
     let mut builder = CompactCiphertextList::builder(public);
-    for &v in values {
-        builder.push(v);
-    }
+    builder.extend(values.iter().copied());
     serialise(&builder.build_packed())
 }
 
-/// As [`encrypt_u8`], for 16-bit values.
+/// [`encrypt`] of 8-bit values.
+pub fn encrypt_u8(public: &CompactPublicKey, values: &[u8]) -> Result<Vec<u8>, FheError> {
+    encrypt(public, values)
+}
+
+/// [`encrypt`] of 16-bit values.
 pub fn encrypt_u16(public: &CompactPublicKey, values: &[u16]) -> Result<Vec<u8>, FheError> {
-    let mut builder = CompactCiphertextList::builder(public);
-    for &v in values {
-        builder.push(v);
-    }
-    serialise(&builder.build_packed())
+    encrypt(public, values)
 }
 
 fn serialise(list: &CompactCiphertextList) -> Result<Vec<u8>, FheError> {

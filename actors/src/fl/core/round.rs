@@ -16,6 +16,8 @@ use super::{FlError, Strategy, Update};
 pub enum RoundStatus {
     /// Accepting updates.
     Open,
+    /// A secure round has all its encrypted updates; the FHE service is summing them.
+    Aggregating,
     /// Aggregated; the new model is published.
     Closed,
     /// The deadline passed before `min_clients` updates arrived.
@@ -37,6 +39,9 @@ pub enum Submitted {
     },
     /// Accepted, and it completed the round, which is now aggregated.
     Completed,
+    /// Accepted, and it completed a secure round: these encrypted lists (one per client,
+    /// `dimension + 1` values each) are to be summed; the round is aggregating.
+    Sealed(Vec<Vec<u8>>),
 }
 
 /// One round of federated learning.
@@ -49,6 +54,7 @@ pub struct Round {
     status: RoundStatus,
     participants: Vec<String>,
     stored: Vec<Update>,
+    sealed: Vec<Vec<u8>>,
     acc: Vec<f64>,
     examples: f64,
     state: ServerState,
@@ -85,6 +91,11 @@ impl Round {
         if let Some(c) = &state.current {
             check_finite(c)?;
         }
+        if strategy.is_secure() && dim.is_none() {
+            return Err(FlError::Invalid(
+                "secure_fedavg needs the model's `dimension` up front (every encrypted update is checked against it)".into(),
+            ));
+        }
         state.server_round += 1;
         Ok(Self {
             strategy,
@@ -94,6 +105,7 @@ impl Round {
             status: RoundStatus::Open,
             participants: Vec::new(),
             stored: Vec::new(),
+            sealed: Vec::new(),
             acc: Vec::new(),
             examples: 0.0,
             state,
@@ -112,20 +124,18 @@ impl Round {
                 ),
             };
             self.stored.clear();
+            self.sealed.clear();
             self.acc = Vec::new();
         }
     }
 
     /// Takes one client's update.
     pub fn submit(&mut self, update: Update, now: Instant) -> Result<Submitted, FlError> {
-        self.tick(now);
-        match &self.status {
-            RoundStatus::Open => {}
-            RoundStatus::Closed => return Err(FlError::RoundClosed("aggregated".into())),
-            RoundStatus::Failed { reason } => return Err(FlError::RoundClosed(reason.clone())),
-        }
-        if self.participants.contains(&update.client) {
-            return Err(FlError::DuplicateClient(update.client));
+        self.accepting(&update.client, now)?;
+        if self.strategy.is_secure() {
+            return Err(FlError::Invalid(
+                "this secure_fedavg round takes encrypted updates (POST /v1/fl/rounds/{id}/encrypted-updates)".into(),
+            ));
         }
         if update.num_examples == 0 {
             return Err(FlError::Invalid("num_examples must be at least 1".into()));
@@ -159,6 +169,85 @@ impl Round {
         }
         self.aggregate()?;
         Ok(Submitted::Completed)
+    }
+
+    /// Whether the round takes an update from `client` now.
+    fn accepting(&mut self, client: &str, now: Instant) -> Result<(), FlError> {
+        self.tick(now);
+        match &self.status {
+            RoundStatus::Open => {}
+            RoundStatus::Aggregating | RoundStatus::Closed => {
+                return Err(FlError::RoundClosed("aggregated".into()));
+            }
+            RoundStatus::Failed { reason } => return Err(FlError::RoundClosed(reason.clone())),
+        }
+        if self.participants.iter().any(|p| p == client) {
+            return Err(FlError::DuplicateClient(client.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Takes one client's encrypted update (a secure round's; its list already checked
+    /// to hold `dimension + 1` values). The last one needed hands back every list to sum.
+    pub fn submit_sealed(
+        &mut self,
+        client: String,
+        list: Vec<u8>,
+        now: Instant,
+    ) -> Result<Submitted, FlError> {
+        self.accepting(&client, now)?;
+        if !self.strategy.is_secure() {
+            return Err(FlError::Invalid(
+                "encrypted updates go to secure_fedavg rounds; this round takes plain ones".into(),
+            ));
+        }
+        self.participants.push(client);
+        self.sealed.push(list);
+        if self.participants.len() < self.min_clients {
+            return Ok(Submitted::Accepted {
+                received: self.participants.len(),
+                needed: self.min_clients,
+            });
+        }
+        self.status = RoundStatus::Aggregating;
+        Ok(Submitted::Sealed(std::mem::take(&mut self.sealed)))
+    }
+
+    /// Ends an aggregating secure round with the decrypted sums (or why there are none).
+    pub fn finish_sealed(&mut self, sums: Result<Vec<i32>, String>) {
+        if self.status != RoundStatus::Aggregating {
+            return;
+        }
+        let outcome = match (&self.strategy, sums) {
+            (Strategy::SecureFedAvg(encoding), Ok(sums)) => {
+                encoding.decode(&sums).map_err(|e| e.to_string())
+            }
+            (_, Ok(_)) => Err("internal: not a secure round".into()),
+            (_, Err(why)) => Err(why),
+        };
+        match outcome {
+            Ok(model) if model.len() == self.dim.unwrap_or(0) => {
+                self.state.current = Some(model.clone());
+                self.model = Some(model.into());
+                self.status = RoundStatus::Closed;
+            }
+            Ok(model) => {
+                let _ = self.fail(format!("the secure sum has {} values", model.len() + 1));
+            }
+            Err(why) => {
+                let _ = self.fail(format!("secure aggregation failed: {why}"));
+            }
+        }
+    }
+
+    /// When the round stops accepting updates.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The model's size, once known.
+    pub fn dimension(&self) -> Option<usize> {
+        self.dim
     }
 
     /// Aggregates; on failure (or a non-finite model) the round is marked failed with the
@@ -242,6 +331,7 @@ impl Round {
             status: self.status.clone(),
             participants: Vec::new(),
             stored: Vec::new(),
+            sealed: Vec::new(),
             acc: Vec::new(),
             examples: 0.0,
             state: ServerState::default(),
@@ -252,6 +342,7 @@ impl Round {
     /// Approximate memory the round holds: stored updates, running sums, the model and
     /// the optimiser state (what the service's `max_bytes` counts).
     pub fn bytes(&self) -> u64 {
+        let sealed: usize = self.sealed.iter().map(Vec::len).sum();
         let floats = self.stored.iter().map(|u| u.weights.len()).sum::<usize>()
             + self.model.as_ref().map_or(0, |m| m.len())
             + self.state.current.as_ref().map_or(0, Vec::len)
@@ -259,7 +350,7 @@ impl Round {
             + self.state.v.len()
             + self.state.momentum.len();
         let names: usize = self.participants.iter().map(String::len).sum();
-        (floats * 4 + self.acc.len() * 8 + names) as u64
+        (floats * 4 + self.acc.len() * 8 + names + sealed) as u64
     }
 
     /// Flower's `server_round` of this round.

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fedopt::ServerState;
 use super::{FlError, Update, fedopt, robust};
+use crate::fhe::core::secure_sum::FixedPoint;
 
 /// Resolved parameters of the FedOpt family (server learning rate `eta`, client rate `eta_l`,
 /// moments `beta_1`/`beta_2`, adaptivity `tau`).
@@ -91,6 +92,10 @@ pub enum Strategy {
         #[serde(default)]
         seed: Option<u64>,
     },
+    /// FedAvg over encrypted updates: clients send fixed-point updates encrypted under
+    /// the swarm's FHE public key; the `fhe` service sums them and decrypts only the sums.
+    #[serde(rename = "secure_fedavg")]
+    SecureFedAvg(FixedPoint),
 }
 
 fn one() -> f64 {
@@ -174,6 +179,11 @@ impl Strategy {
         )
     }
 
+    /// Whether updates arrive encrypted (secure_fedavg).
+    pub fn is_secure(&self) -> bool {
+        matches!(self, Self::SecureFedAvg(_))
+    }
+
     /// Whether the strategy needs the model from before the round.
     pub fn needs_current_model(&self) -> bool {
         match self {
@@ -231,6 +241,23 @@ impl Strategy {
                 finite("noise_multiplier", *noise_multiplier)?;
                 if *clipping_norm <= 0.0 || *noise_multiplier < 0.0 {
                     return bad("clipping_norm must be > 0 and noise_multiplier ≥ 0".into());
+                }
+                Ok(())
+            }
+            Self::SecureFedAvg(encoding) => {
+                encoding
+                    .validate()
+                    .map_err(|e| FlError::Invalid(e.to_string()))?;
+                if min_clients < 2 {
+                    return bad(
+                        "secure_fedavg needs min_clients ≥ 2 (a sum of one reveals it)".into(),
+                    );
+                }
+                let most = encoding.max_clients();
+                if min_clients as u64 > most {
+                    return bad(format!(
+                        "min_clients {min_clients} could overflow the 32-bit sums at this clip and scale (at most {most})"
+                    ));
                 }
                 Ok(())
             }
