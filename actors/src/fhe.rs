@@ -11,6 +11,7 @@ pub mod core;
 pub mod engine;
 pub mod jobs;
 mod metrics;
+pub mod models;
 pub mod routes;
 pub mod service;
 

@@ -28,6 +28,7 @@ fn bootstrap_counts() {
     tally_counts(&server, &holder);
     auction_counts(&server, &holder);
     secure_sum_counts(&server, &holder);
+    scoring_counts();
 }
 
 fn tally_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
@@ -126,4 +127,20 @@ fn secure_sum_counts(server: &keys::ServerKeys, holder: &KeyHolder) {
     // One bootstrap per 2-bit block on expansion (16 per value); a 3-operand sum of
     // 16-block values cleans carries with 32.
     assert_eq!((expand, summed), (144, 96), "pinned counts");
+}
+
+fn scoring_counts() {
+    use swarm_actors::fhe::core::lwe_score::{self, ScoringKey};
+    let key = ScoringKey::generate();
+    let (weights, q_x) = (
+        [-161i64, -193, -148, -177, -164, 28, -100, -227],
+        [3i64, -20, 7, 0, 127, -128, 55, 9],
+    );
+    let sample = key.encrypt(&q_x).unwrap();
+    let (scored, pbs) = bootstraps(|| lwe_score::score(&weights, 37_821, &sample).unwrap());
+    let clear: i64 = weights.iter().zip(q_x).map(|(w, x)| w * x).sum::<i64>() + 37_821;
+    assert_eq!(key.decrypt(&scored).unwrap(), clear);
+    println!("bootstraps: encrypted linear score of 8 features {pbs}");
+    // Leveled, as Concrete ML's circuit for the same model (its statistics: 0 PBS).
+    assert_eq!(pbs, 0, "pinned counts");
 }

@@ -10,6 +10,7 @@ use tfhe::CompactPublicKey;
 use uuid::Uuid;
 
 use super::core::auction::AuctionRule;
+use super::core::linear::ModelCard;
 use super::core::secure_sum::FixedPoint;
 use super::core::{FheError, keys, wire};
 use super::jobs::JobView;
@@ -118,6 +119,35 @@ impl FheClient {
             timeout,
         };
         self.job_call(request, call).await
+    }
+
+    /// The scoring models' cards, by name.
+    pub async fn models(
+        &self,
+        options: CallOptions,
+    ) -> Result<std::collections::BTreeMap<String, ModelCard>, SwarmError> {
+        match self.0.call_with(FheRequest::Models, options).await? {
+            FheResponse::Models(cards) => Ok(cards),
+            _ => Err(out_of_shape()),
+        }
+    }
+
+    /// Scores `sample` (from [`ScoringKey::encrypt`](super::core::lwe_score::ScoringKey))
+    /// with model `model`: the encrypted accumulator, for the key's owner to decrypt.
+    pub async fn score(
+        &self,
+        model: String,
+        sample: Bytes,
+        options: CallOptions,
+    ) -> Result<Bytes, SwarmError> {
+        match self
+            .0
+            .call_with(FheRequest::Score { model, sample }, options)
+            .await?
+        {
+            FheResponse::Score(bytes) => Ok(bytes),
+            _ => Err(out_of_shape()),
+        }
     }
 
     /// A job as it is once it has finished or `wait` has passed.

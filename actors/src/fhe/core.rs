@@ -4,6 +4,8 @@
 pub mod auction;
 pub mod holder;
 pub mod keys;
+pub mod linear;
+pub mod lwe_score;
 pub mod params;
 pub mod progress;
 pub mod secure_sum;

@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use swarm_runtime::SwarmError;
 use uuid::Uuid;
 
 use super::client::FheClient;
 use super::core::auction::AuctionRule;
+use super::core::linear::ModelCard;
 use super::jobs::JobView;
 use crate::http::{ApiError, Call, Limits, RawBody, ValidQuery, upload_limited};
 
@@ -27,6 +29,12 @@ pub fn routes(client: FheClient, limits: &Limits) -> Router {
         .route("/v1/fhe/auction", upload_limited(post(auction), limits))
         .route("/v1/fhe/sum", upload_limited(post(sum), limits))
         .route("/v1/fhe/jobs/{id}", get(job).delete(cancel))
+        .route("/v1/fhe/models", get(models))
+        .route("/v1/fhe/models/{name}", get(model))
+        .route(
+            "/v1/fhe/models/{name}/score",
+            upload_limited(post(score), limits),
+        )
         .with_state(client)
 }
 
@@ -156,4 +164,44 @@ async fn cancel(
     Call(options): Call,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(client.cancel(job_id(&id)?, options).await?))
+}
+
+/// `GET /v1/fhe/models`: every scoring model's card.
+async fn models(
+    State(client): State<FheClient>,
+    Call(options): Call,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let cards = client.models(options).await?;
+    Ok(Json(serde_json::json!({ "models": cards })))
+}
+
+/// `GET /v1/fhe/models/{name}`: one model's card (how to quantise features and read the
+/// score), or 404.
+async fn model(
+    State(client): State<FheClient>,
+    Path(name): Path<String>,
+    Call(options): Call,
+) -> Result<Json<ModelCard>, ApiError> {
+    let mut cards = client.models(options).await?;
+    cards
+        .remove(&name)
+        .map(Json)
+        .ok_or_else(|| ApiError::from(SwarmError::NotFound(format!("no scoring model `{name}`"))))
+}
+
+/// `POST /v1/fhe/models/{name}/score`: an encrypted sample (binary) → its encrypted
+/// accumulator (binary), at once: the computation is leveled (no bootstrap).
+async fn score(
+    State(client): State<FheClient>,
+    Path(name): Path<String>,
+    Call(options): Call,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let bytes = client.score(name, body, options).await?;
+    let mut response = bytes.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(response)
 }

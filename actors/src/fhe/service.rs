@@ -8,15 +8,17 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
-use swarm_runtime::config::Section;
+use swarm_runtime::config::{FromNode as _, Section};
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 use uuid::Uuid;
 
 use super::core::auction::AuctionRule;
+use super::core::linear::ModelCard;
 use super::core::params::PARAMS_VERSION;
-use super::core::{FheError, keys};
+use super::core::{FheError, keys, lwe_score};
 use super::engine::{Engine, EngineOptions};
 use super::jobs::JobView;
+use super::models::ScoringModels;
 
 /// A request to the FHE service.
 #[derive(Debug, Clone)]
@@ -51,6 +53,16 @@ pub enum FheRequest {
         /// How long the job may run (at most the service's `job_timeout`).
         timeout: Option<Duration>,
     },
+    /// The scoring models' cards.
+    Models,
+    /// Score an encrypted sample with a model (`sample` from
+    /// [`super::core::lwe_score::ScoringKey::encrypt`]); the answer is encrypted too.
+    Score {
+        /// The model's name.
+        model: String,
+        /// The encrypted, quantised features.
+        sample: Bytes,
+    },
     /// A job's state, once it has finished or `wait` has passed.
     Job {
         /// The job.
@@ -77,6 +89,10 @@ pub enum FheResponse {
     },
     /// A job (just admitted, or as it is now).
     Job(JobView),
+    /// Scoring models by name.
+    Models(std::collections::BTreeMap<String, ModelCard>),
+    /// An encrypted accumulator only the sample's owner can decrypt.
+    Score(Bytes),
 }
 
 impl From<FheError> for ServiceError {
@@ -109,12 +125,13 @@ impl swarm_runtime::topology::ServiceParams for FheParams {
 /// The FHE service.
 pub struct FheService {
     engine: Arc<Engine>,
+    models: Arc<ScoringModels>,
 }
 
 impl FheService {
-    /// A service over a shared engine.
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+    /// A service over a shared engine and scoring models.
+    pub fn new(engine: Arc<Engine>, models: Arc<ScoringModels>) -> Self {
+        Self { engine, models }
     }
 }
 
@@ -148,6 +165,20 @@ impl Service for FheService {
                 lists,
                 timeout,
             } => off_async(move || engine.sum(values, &lists, timeout)).await,
+            FheRequest::Models => Ok(FheResponse::Models(self.models.cards())),
+            FheRequest::Score { model, sample } => {
+                let m = self
+                    .models
+                    .get(&model)
+                    .ok_or_else(|| ServiceError::NotFound(format!("no scoring model `{model}`")))?;
+                // Microseconds of arithmetic, but CPU work all the same: off the async threads.
+                let scored = tokio::task::spawn_blocking(move || {
+                    lwe_score::score(&m.centred_weights(), m.q_bias, &sample)
+                })
+                .await
+                .map_err(|e| ServiceError::Internal(format!("FHE task failed: {e}")))??;
+                Ok(FheResponse::Score(Bytes::from(scored)))
+            }
             FheRequest::Job { id, wait } => {
                 let job = engine.jobs().get(&id).ok_or_else(|| no_job(&id))?;
                 let wait = wait.min(
@@ -190,7 +221,8 @@ fn no_job(id: &Uuid) -> ServiceError {
 }
 
 /// Registers service type `fhe` (params: `keys`, the key directory; `threads`;
-/// `max_jobs`; `keep_jobs`; `job_timeout`) with its routes. The keys load when the pool
+/// `max_jobs`; `keep_jobs`; `job_timeout`; `models`, scoring model files by name) with
+/// its routes. The keys load when the pool
 /// starts; a missing key set is a config error naming `swarm fhe keygen`.
 pub fn register(registry: &mut Registry) {
     let mut registration = registry.service::<FheService, _>("fhe", |params: &Section<'_>| {
@@ -199,6 +231,21 @@ pub fn register(registry: &mut Registry) {
             params.error("keys", e);
             return None;
         }
+        let section = params.section("models");
+        let mut models = ScoringModels::default();
+        for (key, node) in section.entries() {
+            let loaded = PathBuf::from_node(node)
+                .map_err(|e| e.to_string())
+                .and_then(|file| {
+                    models
+                        .load(&key.name, &file)
+                        .map_err(|e| format!("{}: {e}", file.display()))
+                });
+            if let Err(e) = loaded {
+                section.error(&key.name, e);
+            }
+        }
+        let models = Arc::new(models);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let options = EngineOptions {
             threads: params.or("threads", cores),
@@ -218,13 +265,13 @@ pub fn register(registry: &mut Registry) {
         Some(Arc::new(move || {
             let mut slot = shared.lock();
             if let Some(e) = slot.as_ref() {
-                return Ok(FheService::new(e.clone()));
+                return Ok(FheService::new(e.clone(), models.clone()));
             }
             let engine = Arc::new(
                 Engine::open(&dir, &options).map_err(|e| ServiceError::Internal(e.to_string()))?,
             );
             *slot = Some(engine.clone());
-            Ok(FheService::new(engine))
+            Ok(FheService::new(engine, models.clone()))
         }))
     });
     // Reading a job may wait for it (long polling): many may be in flight per worker.

@@ -11,10 +11,12 @@ use crate::common;
 
 const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
 
-/// The launcher, with the test FHE key set for configs that have an `fhe` service.
+/// The launcher, with the test FHE key set and the repository's scoring models for
+/// configs that have an `fhe` service (tests run in `actors/`, not the repository root).
 fn swarm() -> Command {
     let mut c = Command::new(SWARM);
     c.env("SWARM_FHE_KEYS", common::fhe_keys::dir());
+    c.env("SWARM_FHE_MODELS", repo_file("config/fhe-models"));
     c
 }
 
@@ -479,4 +481,46 @@ fn fhe_keygen_once_encrypt_with_the_public_key_and_validate_names_a_missing_key_
     let lists = swarm_actors::fhe::core::wire::unframe(&out.stdout).expect("framed");
     assert_eq!(lists.len(), 1);
     swarm_actors::fhe::core::wire::read_list(lists[0], 3).expect("a packed list of 3 values");
+}
+
+#[test]
+fn validate_names_a_scoring_model_file_that_cannot_be_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        r#"{"kind": "logistic", "weights": [], "bias": 0, "input_range": [0, 1]}"#,
+    )
+    .expect("write");
+    let config = dir.path().join("fhe.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "services:\n  fhe:\n    type: fhe\n    params:\n      keys: {}\n      models:\n        empty: {}\n        missing: {}\n",
+            common::fhe_keys::dir().display(),
+            broken.display(),
+            dir.path().join("nope.json").display()
+        ),
+    )
+    .expect("write");
+    let out = Command::new(SWARM)
+        .arg("validate")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (line, key, says) in [
+        (7, "empty", "a model has 1 to 1024 weights, this one 0"),
+        (8, "missing", "cannot read"),
+    ] {
+        let at = format!("{}:{line}:", config.display());
+        let path = format!("services.fhe.params.models.{key}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&at) && l.contains(&path) && l.contains(says)),
+            "{stderr}"
+        );
+    }
 }

@@ -25,3 +25,18 @@ pub fn config() -> Config {
 pub fn pke() -> CompactPublicKeyEncryptionParameters {
     PKE
 }
+
+/// The LWE key of encrypted linear scoring (clients hold it; the server computes on its
+/// ciphertexts without any key): the compute set's GLWE key seen as an LWE key — dimension
+/// 2048, binary, TUniform(17) noise — as tfhe-rs itself uses it at 128-bit security.
+pub fn scoring_lwe() -> (
+    tfhe::core_crypto::prelude::LweDimension,
+    tfhe::core_crypto::prelude::DynamicDistribution<u64>,
+) {
+    (
+        COMPUTE
+            .glwe_dimension
+            .to_equivalent_lwe_dimension(COMPUTE.polynomial_size),
+        COMPUTE.glwe_noise_distribution,
+    )
+}
