@@ -70,9 +70,14 @@ bench-vector: models
 
 ## The scheduler against round robin and single pools: embed on two CPU pools of unequal speed.
 ## FHE: key load and a 16×4 encrypted tally, multi-operand sum against sequential adds.
+## FHE side by side: tally, auctions, encrypted scoring beside Concrete ML (installed with pip
+## into $(CML_VENV): ~6 GB, most of it torch's CUDA wheels) on the same quantised model.
+CML_VENV ?= target/cml-venv
 bench-fhe:
 	$(CARGO) build --release -p swarm-benches --bin fhe-compare
-	./target/release/fhe-compare target/fhe-bench-keys 3 | tee benches/results/fhe_compare.md
+	test -x $(CML_VENV)/bin/python || (python3 -m venv $(CML_VENV) && $(CML_VENV)/bin/pip install -q concrete-ml)
+	$(CML_VENV)/bin/python benches/peers/concrete_ml_score.py target/concrete-ml-model.json > target/concrete-ml-summary.json 2> target/concrete-ml.mlir
+	./target/release/fhe-compare target/fhe-bench-keys 3 target/concrete-ml-model.json target/concrete-ml-summary.json | tee benches/results/fhe_compare.md
 
 bench-sched: models
 	$(CARGO) build --release -p swarm-benches --bin sched-compare

@@ -1,11 +1,15 @@
 //! FHE workloads side by side in one run (`make bench-fhe`): loading the server key, and
 //! an encrypted tally of 16 one-hot ballots × 4 options by tfhe's multi-operand sum
-//! against adding ballots one after another, and sealed-bid auctions of 8 encrypted
-//! 16-bit bids (first and second price) — wall time and programmable bootstraps.
+//! against adding ballots one after another, sealed-bid auctions of 8 encrypted 16-bit
+//! bids (first and second price), and encrypted logistic-regression scoring of one
+//! 8-feature sample beside Concrete ML on the same quantised model — wall time and
+//! programmable bootstraps.
 //!
-//!     fhe-compare [KEY_DIR] [ROUNDS]
+//!     fhe-compare [KEY_DIR] [ROUNDS] [MODEL_JSON] [CONCRETE_ML_SUMMARY]
 //! Generates a key set in KEY_DIR (default target/fhe-bench-keys) when there is none.
-//! Prints a Markdown table.
+//! MODEL_JSON is Concrete ML's model as benches/peers/concrete_ml_score.py dumps it (the
+//! test fixture by default); CONCRETE_ML_SUMMARY, the summary line that script printed
+//! in the same run. Prints a Markdown table.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,6 +19,8 @@ use swarm_actors::fhe::core::auction::{self, AuctionRule};
 use swarm_actors::fhe::core::holder::KeyHolder;
 use swarm_actors::fhe::core::progress::Progress;
 use swarm_actors::fhe::core::{keys, tally, wire};
+
+mod scoring;
 
 const BALLOTS: usize = 16;
 const OPTIONS: usize = 4;
@@ -36,6 +42,11 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| "target/fhe-bench-keys".into()),
     );
     let rounds: usize = args.next().map_or(Ok(3), |r| r.parse()).context("ROUNDS")?;
+    let model_json = PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| "actors/tests/data/concrete_ml_lr_breast_cancer8.json".into()),
+    );
+    let peer = args.next().map(PathBuf::from);
     if keys::check(&dir).is_err() {
         let started = Instant::now();
         keys::generate(&dir)?;
@@ -107,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         );
         auctions.push((rule, took, pbs));
     }
+    let scoring = scoring::measure(&model_json)?;
     let (m, s) = (median(multi), median(seq));
     println!("| FHE ({} rounds, medians) | time | bootstraps |", rounds);
     println!("|---|---|---|");
@@ -121,6 +133,7 @@ fn main() -> anyhow::Result<()> {
         s / m,
         seq_pbs as f64 / multi_pbs.max(1) as f64
     );
+    scoring::print(&scoring, peer.as_deref())?;
     for (rule, took, pbs) in auctions {
         let rule = format!("{rule:?}").to_lowercase();
         println!(
