@@ -32,7 +32,7 @@ pub use error::{ErrorCode, ServiceError, SwarmError};
 pub use pool::{DrainReport, Health, Lifecycle, PoolSpec, ServicePool};
 pub use queue::OverflowPolicy;
 pub use service::{
-    HealthProbe, MetricFamily, MetricsSource, RequestContext, Service, ServiceFactory,
+    HealthProbe, LoadProbe, MetricFamily, MetricsSource, RequestContext, Service, ServiceFactory,
 };
 pub use supervision::{Backoff, RestartIntensity, RestartStrategy, SupervisionConfig};
 pub use topology::{Dependency, Registry, Swarm};

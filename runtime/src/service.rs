@@ -82,6 +82,12 @@ pub struct MetricFamily {
 /// called with the service's name on every scrape; it must answer at once.
 pub type MetricsSource = Arc<dyn Fn(&str) -> Vec<MetricFamily> + Send + Sync>;
 
+/// Seconds of work a pool has taken on outside its queue — jobs it runs in the background
+/// after answering (see [`crate::config::Section::load_probe`]). The scheduler adds it to
+/// the pool's expected wait, so long background work counts as load. Called on every
+/// routing decision: read atomics, nothing more.
+pub type LoadProbe = Arc<dyn Fn() -> f64 + Send + Sync>;
+
 /// A service's own health check (see [`crate::config::Section::health_probe`]): `Err` with
 /// the reason while the service cannot serve everything it should.
 pub type HealthProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;

@@ -3,6 +3,7 @@
 //! table. Admitting a job checks its ciphertexts; the computation runs on the pool.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use swarm_runtime::{ServiceError, SwarmError};
@@ -24,7 +25,13 @@ pub struct Engine {
     public: Bytes,
     jobs: Arc<Jobs>,
     job_timeout: Duration,
+    /// Seconds per ciphertext operation, averaged over finished jobs (f64 bits).
+    op_seconds: Arc<AtomicU64>,
 }
+
+/// Seconds per ciphertext operation assumed before a job has finished (one takes 0.1–3 s
+/// on two cores).
+const FIRST_OP_SECONDS: f64 = 0.5;
 
 /// How an [`Engine`] is set up.
 #[derive(Debug, Clone)]
@@ -73,14 +80,21 @@ impl Engine {
             pool,
             holder,
             public: Bytes::from(public_bytes),
-            jobs: Arc::new(Jobs::new(options.max_jobs, options.keep_jobs)),
+            jobs: Jobs::new(options.max_jobs, options.keep_jobs),
             job_timeout: options.job_timeout,
+            op_seconds: Arc::new(AtomicU64::new(FIRST_OP_SECONDS.to_bits())),
         })
     }
 
     /// The compact public key's file.
     pub fn public_key(&self) -> Bytes {
         self.public.clone()
+    }
+
+    /// Seconds of FHE work queued or running here: what the scheduler adds to this pool's
+    /// expected wait, so FHE counts as the long CPU work it is.
+    pub fn background_seconds(&self) -> f64 {
+        self.jobs.remaining_ops() as f64 * f64::from_bits(self.op_seconds.load(Ordering::Relaxed))
     }
 
     /// The job table.
@@ -172,11 +186,20 @@ impl Engine {
         })?;
         let jobs = self.jobs.clone();
         let running = job.clone();
+        let op_seconds = self.op_seconds.clone();
         self.pool.spawn(move || {
             running.start();
+            let started = Instant::now();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 work(&holder, running.progress())
             }));
+            let done = running.progress().done();
+            if done > 0 {
+                let per_op = started.elapsed().as_secs_f64() / done as f64;
+                let _ = op_seconds.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                    Some((f64::from_bits(bits) * 0.7 + per_op * 0.3).to_bits())
+                });
+            }
             let outcome = match outcome {
                 Ok(Ok(result)) => Outcome::Done {
                     result: serde_json::to_value(result).unwrap_or_default(),

@@ -103,7 +103,21 @@ impl Job {
     }
 }
 
-/// Every job of a service.
+/// Every job table in this process (one per FHE pool), so a job is found whichever pool
+/// of its service a read or a cancel reaches.
+static TABLES: Mutex<Vec<std::sync::Weak<Jobs>>> = Mutex::new(Vec::new());
+
+/// Job `id` in any of this process's job tables.
+pub fn find(id: &Uuid) -> Option<Arc<Job>> {
+    let mut tables = TABLES.lock();
+    tables.retain(|t| t.strong_count() > 0);
+    tables
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .find_map(|t| t.get(id))
+}
+
+/// Every job of one FHE pool.
 pub struct Jobs {
     jobs: DashMap<Uuid, Arc<Job>>,
     finished: Mutex<VecDeque<Uuid>>,
@@ -117,15 +131,18 @@ pub struct Jobs {
 pub struct Full(pub usize);
 
 impl Jobs {
-    /// A table admitting `max_active` queued or running jobs and keeping `keep` finished.
-    pub fn new(max_active: usize, keep: usize) -> Self {
-        Self {
+    /// A table admitting `max_active` queued or running jobs and keeping `keep` finished,
+    /// listed for [`find`].
+    pub fn new(max_active: usize, keep: usize) -> Arc<Self> {
+        let table = Arc::new(Self {
             jobs: DashMap::new(),
             finished: Mutex::new(VecDeque::new()),
             active: AtomicUsize::new(0),
             max_active: max_active.max(1),
             keep,
-        }
+        });
+        TABLES.lock().push(Arc::downgrade(&table));
+        table
     }
 
     /// Registers a job of `kind` with `progress`, or refuses when the table is full.
@@ -182,6 +199,16 @@ impl Jobs {
         // Bounded: at most `wait`, then the view as it is.
         let _ = tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await;
         job.view()
+    }
+
+    /// Ciphertext operations that jobs queued or running have still to do (a walk over
+    /// the job table: a few hundred entries at most).
+    pub fn remaining_ops(&self) -> u64 {
+        self.jobs
+            .iter()
+            .filter(|j| j.outcome.borrow().is_none())
+            .map(|j| j.progress.total().saturating_sub(j.progress.done()))
+            .sum()
     }
 
     /// Jobs queued or running now.

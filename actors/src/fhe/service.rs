@@ -180,7 +180,7 @@ impl Service for FheService {
                 Ok(FheResponse::Score(Bytes::from(scored)))
             }
             FheRequest::Job { id, wait } => {
-                let job = engine.jobs().get(&id).ok_or_else(|| no_job(&id))?;
+                let job = super::jobs::find(&id).ok_or_else(|| no_job(&id))?;
                 let wait = wait.min(
                     ctx.deadline
                         .saturating_duration_since(tokio::time::Instant::now()),
@@ -188,7 +188,7 @@ impl Service for FheService {
                 Ok(FheResponse::Job(engine.jobs().wait(&job, wait).await))
             }
             FheRequest::Cancel { id } => {
-                let job = engine.jobs().get(&id).ok_or_else(|| no_job(&id))?;
+                let job = super::jobs::find(&id).ok_or_else(|| no_job(&id))?;
                 job.progress().cancel();
                 Ok(FheResponse::Job(job.view()))
             }
@@ -255,6 +255,12 @@ pub fn register(registry: &mut Registry) {
         };
         let shared: Arc<Mutex<Option<Arc<Engine>>>> = Arc::new(Mutex::new(None));
         let metrics = shared.clone();
+        let load = shared.clone();
+        params.load_probe(Arc::new(move || {
+            load.try_lock()
+                .and_then(|e| e.as_ref().map(|e| e.background_seconds()))
+                .unwrap_or(0.0)
+        }));
         params.metrics_source(Arc::new(move |service| {
             let active = metrics
                 .try_lock()

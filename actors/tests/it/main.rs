@@ -18,6 +18,7 @@ mod embed_http;
 mod embed_minilm;
 mod error_codes;
 mod fhe_auction;
+mod fhe_pools;
 mod fhe_scoring;
 mod fhe_tally;
 mod fl_core;

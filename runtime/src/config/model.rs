@@ -304,6 +304,8 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
             ),
         );
     }
+    // A service on one pool is not routed: its background load has no one to inform.
+    let _ = diag.take_load();
     let (mut dependencies, stages, mut probes, mut metrics) = (
         diag.take_declared(),
         diag.take_stages(),

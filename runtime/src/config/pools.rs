@@ -24,6 +24,8 @@ pub struct PoolPlan {
     /// When its breaker opens.
     pub breaker: BreakerConfig,
     pub(crate) starter: ServiceStarter,
+    /// Work it runs outside its queue, in seconds (see `Section::load_probe`).
+    pub(crate) background: Option<crate::service::LoadProbe>,
 }
 
 /// What the pools of one service gave besides their plans.
@@ -141,6 +143,7 @@ fn read_pool(
         diag.set_placement(Placement::default());
         starter
     };
+    let background = diag.take_load();
     let name = name?;
     take_extras(diag, &name, extras);
     let spec = PoolSpec {
@@ -158,6 +161,7 @@ fn read_pool(
             transfer,
             breaker,
             starter: starter?,
+            background,
         },
         name,
     ))

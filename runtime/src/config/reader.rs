@@ -25,6 +25,8 @@ pub struct Diagnostics {
     probes: RefCell<Probes>,
     /// Metrics sources a params parser added, taken the same way.
     metrics: RefCell<Probes<crate::service::MetricsSource>>,
+    /// Background-load probes a params parser added, taken per pool.
+    loads: RefCell<Probes<crate::service::LoadProbe>>,
     /// Where the pool whose params are being read runs.
     placement: RefCell<crate::scheduler::Placement>,
 }
@@ -54,6 +56,7 @@ impl Diagnostics {
             stages: RefCell::new(Vec::new()),
             probes: RefCell::new(Probes::default()),
             metrics: RefCell::new(Probes::default()),
+            loads: RefCell::new(Probes::default()),
             placement: RefCell::new(crate::scheduler::Placement::default()),
         }
     }
@@ -64,6 +67,18 @@ impl Diagnostics {
 
     pub(crate) fn take_metrics(&self) -> Vec<crate::service::MetricsSource> {
         std::mem::take(&mut self.metrics.borrow_mut().0)
+    }
+
+    /// The background-load probes added since the last take, summed into one (`None`
+    /// when there were none).
+    pub(crate) fn take_load(&self) -> Option<crate::service::LoadProbe> {
+        let probes = std::mem::take(&mut self.loads.borrow_mut().0);
+        match probes.len() {
+            0 => None,
+            _ => Some(std::sync::Arc::new(move || {
+                probes.iter().map(|p| p()).sum()
+            })),
+        }
     }
 
     pub(crate) fn take_probes(&self) -> Vec<crate::service::HealthProbe> {
@@ -277,6 +292,13 @@ impl<'a> Section<'a> {
     /// called on an async thread, so it must answer at once (read a flag, try a lock).
     pub fn health_probe(&self, probe: crate::service::HealthProbe) {
         self.diag.probes.borrow_mut().0.push(probe);
+    }
+
+    /// Says how much work the pool whose params these are has taken on outside its queue
+    /// (seconds): long jobs it runs after answering, such as FHE computations. When the
+    /// service runs on several pools, the scheduler adds it to the pool's expected wait.
+    pub fn load_probe(&self, probe: crate::service::LoadProbe) {
+        self.diag.loads.borrow_mut().0.push(probe);
     }
 
     /// Adds figures of the service's own to `/metrics` (an LLM engine's tokens and KV

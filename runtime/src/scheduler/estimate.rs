@@ -30,6 +30,8 @@ pub struct PoolLoad {
     pub transfer: f64,
     /// Seconds since a busy pool last finished a request (0 when idle).
     pub stalled: f64,
+    /// Seconds of work it runs outside its queue (background jobs).
+    pub background: f64,
     /// Its device class (for ties).
     pub device: Device,
     /// False while failing, restarting or behind an open breaker.
@@ -63,7 +65,7 @@ pub fn wait(load: &PoolLoad, units: f64, fallback: f64) -> f64 {
     let per_unit = load.per_unit.unwrap_or(fallback);
     let mean = load.mean_units.unwrap_or(units);
     let backlog = (load.queued + load.in_flight) as f64 * mean / load.slots.max(1) as f64;
-    (per_unit * backlog).max(load.stalled)
+    (per_unit * backlog + load.background).max(load.stalled)
 }
 
 /// Estimated completion time (seconds) of a request of `units` sent to `load`'s pool.
@@ -142,9 +144,24 @@ mod tests {
             mean_units: Some(10.0),
             transfer: 0.0,
             stalled: 0.0,
+            background: 0.0,
             device,
             eligible: true,
         }
+    }
+
+    #[test]
+    fn background_jobs_count_as_load() {
+        // Two idle CPU pools; one runs 5 s of background jobs: the other gets the work,
+        // and the busy one's estimate carries the 5 s.
+        let busy = PoolLoad {
+            background: 5.0,
+            ..pool(Device::Cpu, Some(0.01), 0, 0)
+        };
+        let loads = [busy, pool(Device::Cpu, Some(0.01), 0, 0)];
+        let c = choose(&loads, 1.0).expect("a choice");
+        assert_eq!(c.index, 1);
+        assert!((estimate(&loads[0], 1.0, 0.01) - 5.01).abs() < 1e-12);
     }
 
     #[test]

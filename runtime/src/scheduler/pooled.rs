@@ -22,6 +22,7 @@ pub(crate) struct StartedPool {
     pub(crate) device: Device,
     pub(crate) transfer: Duration,
     pub(crate) breaker: BreakerConfig,
+    pub(crate) background: Option<crate::service::LoadProbe>,
     pub(crate) running: Arc<dyn RunningService>,
 }
 
@@ -85,6 +86,7 @@ impl<S: Service> PooledService<S> {
                 p.transfer,
                 CircuitBreaker::new(p.breaker),
                 pool.shared().clone(),
+                p.background,
             ));
             running.push(p.running);
         }

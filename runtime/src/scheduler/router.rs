@@ -30,6 +30,8 @@ pub(crate) struct RoutedPool<S: Service> {
     pub(crate) routed: AtomicU64,
     /// Requests its idle workers took from sibling pools.
     pub(crate) stolen: AtomicU64,
+    /// Seconds of work it runs outside its queue.
+    background: Option<crate::service::LoadProbe>,
 }
 
 impl<S: Service> RoutedPool<S> {
@@ -39,6 +41,7 @@ impl<S: Service> RoutedPool<S> {
         transfer: Duration,
         breaker: CircuitBreaker,
         shared: Arc<PoolShared<S>>,
+        background: Option<crate::service::LoadProbe>,
     ) -> Self {
         Self {
             name,
@@ -48,6 +51,7 @@ impl<S: Service> RoutedPool<S> {
             breaker: Mutex::new(breaker),
             routed: AtomicU64::new(0),
             stolen: AtomicU64::new(0),
+            background,
         }
     }
 
@@ -72,6 +76,10 @@ impl<S: Service> RoutedPool<S> {
             mean_units: shared.pace.mean_units(),
             transfer: self.transfer,
             stalled: shared.pace.stalled(in_flight > 0),
+            background: self
+                .background
+                .as_ref()
+                .map_or(0.0, |probe| probe().max(0.0)),
             device: self.device,
             eligible: self.serving() && self.breaker().would_allow(now),
         }

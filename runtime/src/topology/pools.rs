@@ -52,6 +52,7 @@ pub(crate) async fn start(
                     device,
                     transfer: pool.transfer,
                     breaker: pool.breaker,
+                    background: pool.background.clone(),
                     running,
                 });
             }
