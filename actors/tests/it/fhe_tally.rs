@@ -227,3 +227,33 @@ async fn jobs_stop_when_cancelled_or_past_their_deadline() {
     assert!(stopped["progress"]["done"].as_u64() < stopped["progress"]["total"].as_u64());
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_jobs_a_new_job_is_429_until_one_ends() {
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  fhe:\n    type: fhe\n    params: {{ keys: {}, threads: 1, max_jobs: 1 }}\n",
+        common::fhe_keys::dir().display()
+    );
+    let (swarm, url) = common::start(&yaml).await;
+    let c = common::http();
+    let pk = public_key(&c, &url).await;
+    let long: Vec<Vec<u8>> = (0..30).map(|i| pk.ballot(i % 2, 2).unwrap()).collect();
+    let (s, first) = submit(&c, &url, "options=2", framed(&long)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{first}");
+    let (s, refused) = submit(&c, &url, "options=2", framed(&long[..1])).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{refused}");
+    assert_eq!(refused["error"]["code"], "overloaded", "{refused}");
+    let id = first["id"].as_str().unwrap();
+    let r = c
+        .delete(format!("{url}/v1/fhe/jobs/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(finished(&c, &url, id).await["state"], "stopped");
+    let (s, again) = submit(&c, &url, "options=2", framed(&long[..1])).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "a slot is free again: {again}");
+    let done = finished(&c, &url, again["id"].as_str().unwrap()).await;
+    assert_eq!(done["result"]["totals"], serde_json::json!([1, 0]));
+    swarm.shutdown().await;
+}
