@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,7 @@ use super::client::FheClient;
 use super::core::auction::AuctionRule;
 use super::core::linear::ModelCard;
 use super::jobs::JobView;
+use super::service::FheRequest;
 use crate::http::{ApiError, Call, Limits, RawBody, ValidQuery, upload_limited};
 
 /// Longest a `GET /v1/fhe/jobs/{id}?wait_ms=` waits.
@@ -25,9 +27,18 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 pub fn routes(client: FheClient, limits: &Limits) -> Router {
     Router::new()
         .route("/v1/fhe/public-key", get(public_key))
-        .route("/v1/fhe/tally", upload_limited(post(tally), limits))
-        .route("/v1/fhe/auction", upload_limited(post(auction), limits))
-        .route("/v1/fhe/sum", upload_limited(post(sum), limits))
+        .route(
+            "/v1/fhe/tally",
+            upload_limited(post(start::<TallyQuery>), limits),
+        )
+        .route(
+            "/v1/fhe/auction",
+            upload_limited(post(start::<AuctionQuery>), limits),
+        )
+        .route(
+            "/v1/fhe/sum",
+            upload_limited(post(start::<SumQuery>), limits),
+        )
         .route("/v1/fhe/jobs/{id}", get(job).delete(cancel))
         .route("/v1/fhe/models", get(models))
         .route("/v1/fhe/models/{name}", get(model))
@@ -55,6 +66,16 @@ async fn public_key(
     Ok(response)
 }
 
+/// The query of a route that starts a job, and the request it makes with the body.
+trait JobQuery: serde::de::DeserializeOwned + Send + 'static {
+    /// The request for a framed `body` of ciphertext lists.
+    fn request(self, body: Bytes) -> FheRequest;
+}
+
+fn timeout(ms: Option<u64>) -> Option<Duration> {
+    ms.map(Duration::from_millis)
+}
+
 /// Query of `POST /v1/fhe/tally`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,20 +86,15 @@ struct TallyQuery {
     timeout_ms: Option<u64>,
 }
 
-/// `POST /v1/fhe/tally?options=k`: a framed body of ballots → 202 with the job.
-async fn tally(
-    State(client): State<FheClient>,
-    ValidQuery(query): ValidQuery<TallyQuery>,
-    Call(options): Call,
-    RawBody(body): RawBody,
-) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let request = super::service::FheRequest::Tally {
-        options: query.options,
-        ballots: body,
-        timeout: query.timeout_ms.map(Duration::from_millis),
-    };
-    let view = client.submit(request, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(view)))
+impl JobQuery for TallyQuery {
+    fn request(self, ballots: Bytes) -> FheRequest {
+        let (options, timeout) = (self.options, timeout(self.timeout_ms));
+        FheRequest::Tally {
+            options,
+            ballots,
+            timeout,
+        }
+    }
 }
 
 /// Query of `POST /v1/fhe/auction`.
@@ -91,20 +107,15 @@ struct AuctionQuery {
     timeout_ms: Option<u64>,
 }
 
-/// `POST /v1/fhe/auction?rule=first|second`: a framed body of bids → 202 with the job.
-async fn auction(
-    State(client): State<FheClient>,
-    ValidQuery(query): ValidQuery<AuctionQuery>,
-    Call(options): Call,
-    RawBody(body): RawBody,
-) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let request = super::service::FheRequest::Auction {
-        rule: query.rule,
-        bids: body,
-        timeout: query.timeout_ms.map(Duration::from_millis),
-    };
-    let view = client.submit(request, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(view)))
+impl JobQuery for AuctionQuery {
+    fn request(self, bids: Bytes) -> FheRequest {
+        let (rule, timeout) = (self.rule, timeout(self.timeout_ms));
+        FheRequest::Auction {
+            rule,
+            bids,
+            timeout,
+        }
+    }
 }
 
 /// Query of `POST /v1/fhe/sum`.
@@ -117,20 +128,26 @@ struct SumQuery {
     timeout_ms: Option<u64>,
 }
 
-/// `POST /v1/fhe/sum?values=n`: a framed body of lists (one per client) → 202 with the
-/// job, whose result is the per-coordinate sums.
-async fn sum(
+impl JobQuery for SumQuery {
+    fn request(self, lists: Bytes) -> FheRequest {
+        let (values, timeout) = (self.values, timeout(self.timeout_ms));
+        FheRequest::Sum {
+            values,
+            lists,
+            timeout,
+        }
+    }
+}
+
+/// `POST /v1/fhe/tally?options=k`, `/v1/fhe/auction?rule=first|second`,
+/// `/v1/fhe/sum?values=n`: a framed body of ciphertext lists → 202 with the job.
+async fn start<Q: JobQuery>(
     State(client): State<FheClient>,
-    ValidQuery(query): ValidQuery<SumQuery>,
+    ValidQuery(query): ValidQuery<Q>,
     Call(options): Call,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let request = super::service::FheRequest::Sum {
-        values: query.values,
-        lists: body,
-        timeout: query.timeout_ms.map(Duration::from_millis),
-    };
-    let view = client.submit(request, options).await?;
+    let view = client.submit(query.request(body), options).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 

@@ -201,12 +201,17 @@ async fn submit(
         });
     };
     let view = client.submit(id, update, options).await?;
-    Ok(Json(serde_json::json!({
+    Ok(accepted(&view))
+}
+
+/// The answer to an accepted update: how many the round has and needs, and its status.
+fn accepted(view: &RoundView) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
         "accepted": true,
         "received": view.participants.len(),
         "needed": view.min_clients,
         "status": view.status,
-    })))
+    }))
 }
 
 /// `POST /v1/fl/rounds/{id}/encrypted-updates`: one packed FHE list (from
@@ -226,10 +231,5 @@ async fn submit_encrypted(
     let view = client
         .submit_encrypted(id, name.to_string(), body, options)
         .await?;
-    Ok(Json(serde_json::json!({
-        "accepted": true,
-        "received": view.participants.len(),
-        "needed": view.min_clients,
-        "status": view.status,
-    })))
+    Ok(accepted(&view))
 }
