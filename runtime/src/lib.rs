@@ -10,6 +10,7 @@
 
 pub mod batcher;
 pub mod client;
+pub mod cluster;
 pub mod commitment;
 pub mod config;
 pub mod envelope;
