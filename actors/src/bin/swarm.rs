@@ -72,6 +72,42 @@ enum Command {
 
 #[derive(Subcommand)]
 enum FheCommand {
+    /// Make a scoring key (an LWE secret key, mode 0600) for encrypted model scoring; it
+    /// stays with you: the swarm never sees it.
+    ScoreKey {
+        /// The key file to create (never replaced).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Quantise a sample's features with a model's card (`GET /v1/fhe/models/NAME`,
+    /// saved to a file) and encrypt them under a scoring key: the body for
+    /// `POST /v1/fhe/models/NAME/score`, on stdout.
+    ScoreEncrypt {
+        /// The scoring key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The model's card (JSON).
+        #[arg(long)]
+        card: PathBuf,
+        /// Comma-separated features, prepared as the model's description says.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            allow_hyphen_values = true,
+            required = true
+        )]
+        features: Vec<f64>,
+    },
+    /// Decrypt a score (the answer of `POST /v1/fhe/models/NAME/score`, on stdin) and
+    /// print it as JSON: the accumulator, the score and, for logistic models, σ(score).
+    ScoreDecrypt {
+        /// The scoring key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The model's card (JSON).
+        #[arg(long)]
+        card: PathBuf,
+    },
     /// Generate a key set (client key mode 0600, compressed server key, compact public
     /// key) for the pinned parameter set; refuses to replace an existing one.
     Keygen {
@@ -209,8 +245,50 @@ fn main() -> ExitCode {
 }
 
 fn fhe(command: FheCommand) -> anyhow::Result<()> {
+    use swarm_actors::fhe::core::linear::{ModelCard, ModelKind, sigmoid};
+    use swarm_actors::fhe::core::lwe_score::ScoringKey;
     use swarm_actors::fhe::core::{keys, wire};
+    let card = |path: &PathBuf| -> anyhow::Result<ModelCard> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a model card", path.display()))
+    };
     match command {
+        FheCommand::ScoreKey { out } => {
+            ScoringKey::generate().save(&out)?;
+            println!("scoring key in {} (0600); keep it private", out.display());
+        }
+        FheCommand::ScoreEncrypt {
+            key,
+            card: card_file,
+            features,
+        } => {
+            let card = card(&card_file)?;
+            anyhow::ensure!(
+                features.len() == card.features,
+                "{} features given; the model takes {}",
+                features.len(),
+                card.features
+            );
+            let sample = ScoringKey::load(&key)?.encrypt(&card.quantise(&features))?;
+            std::io::stdout().write_all(&sample)?;
+        }
+        FheCommand::ScoreDecrypt {
+            key,
+            card: card_file,
+        } => {
+            let card = card(&card_file)?;
+            let mut answer = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut answer)?;
+            let acc = ScoringKey::load(&key)?.decrypt(&answer)?;
+            let score = card.score(acc);
+            let mut out = serde_json::json!({ "accumulator": acc, "score": score });
+            if card.kind == ModelKind::Logistic {
+                out["probability"] = serde_json::json!(sigmoid(score));
+            }
+            println!("{out}");
+        }
         FheCommand::Keygen { out } => {
             let started = std::time::Instant::now();
             let files = keys::generate(&out)?;

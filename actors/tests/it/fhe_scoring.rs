@@ -257,3 +257,106 @@ async fn scoring_over_http_reveals_the_score_only_to_the_key_owner() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_makes_a_key_encrypts_a_sample_and_reads_its_score() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture();
+    let m = model(&f);
+    let file = dir.path().join("lr.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({
+            "kind": "logistic", "weights": m.weights, "bias": m.bias,
+            "input_range": m.input_range,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let yaml = format!(
+        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  fhe:\n    type: fhe\n    params:\n      keys: {}\n      threads: 1\n      models: {{ cancer: {} }}\n",
+        crate::common::fhe_keys::dir().display(),
+        file.display()
+    );
+    let (swarm, url) = crate::common::start(&yaml).await;
+    let c = crate::common::http();
+    let card = c
+        .get(format!("{url}/v1/fhe/models/cancer"))
+        .send()
+        .await
+        .unwrap();
+    let card_file = dir.path().join("card.json");
+    std::fs::write(&card_file, card.bytes().await.unwrap()).unwrap();
+
+    let key = dir.path().join("score.key");
+    let made = Command::new(SWARM)
+        .args(["fhe", "score-key", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = Command::new(SWARM)
+        .args(["fhe", "score-key", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "an existing key is never replaced");
+
+    let xs: Vec<Vec<f64>> = serde_json::from_value(f["test"]["x"].clone()).unwrap();
+    let features: Vec<String> = xs[3].iter().map(|v| format!("{v:?}")).collect();
+    let sample = Command::new(SWARM)
+        .args(["fhe", "score-encrypt", "--key"])
+        .arg(&key)
+        .arg("--card")
+        .arg(&card_file)
+        .arg(format!("--features={}", features.join(",")))
+        .output()
+        .unwrap();
+    assert!(
+        sample.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sample.stderr)
+    );
+    let answer = c
+        .post(format!("{url}/v1/fhe/models/cancer/score"))
+        .body(sample.stdout)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut read = Command::new(SWARM)
+        .args(["fhe", "score-decrypt", "--key"])
+        .arg(&key)
+        .arg("--card")
+        .arg(&card_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    read.stdin.take().unwrap().write_all(&answer).unwrap();
+    let out = read.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["accumulator"], f["test"]["acc"][3]);
+    let p = v["probability"].as_f64().unwrap();
+    assert!((p - f["test"]["p1_quant_disable"][3].as_f64().unwrap()).abs() <= 1e-12);
+    swarm.shutdown().await;
+}

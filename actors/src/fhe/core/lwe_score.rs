@@ -70,6 +70,30 @@ impl ScoringKey {
         Ok(out)
     }
 
+    /// Writes the key to a new file readable by its owner only (an existing file is
+    /// never replaced: what was encrypted under it could not be read again).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), FheError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let bytes = self.to_bytes()?;
+        let io = |e: std::io::Error| FheError::Keys(format!("{}: {e}", path.display()));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)
+    }
+
+    /// A key saved by [`Self::save`].
+    pub fn load(path: &std::path::Path) -> Result<Self, FheError> {
+        let bytes =
+            std::fs::read(path).map_err(|e| FheError::Keys(format!("{}: {e}", path.display())))?;
+        Self::from_bytes(&bytes)
+    }
+
     /// A key written by [`Self::to_bytes`], checked to be of this scheme's dimension.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FheError> {
         let key: LweSecretKeyOwned<u64> =
