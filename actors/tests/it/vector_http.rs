@@ -463,3 +463,62 @@ async fn point_batches_have_their_own_body_limit() {
     );
     swarm.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_ordering_and_payload_index_calls_are_accepted_as_qdrant_answers_them() {
+    let yaml = "gateway:\n  listen: 127.0.0.1:0\nservices:\n  vector:\n    type: vector\n";
+    let (swarm, url) = common::start(yaml).await;
+    let c = common::http();
+    let col = format!("{url}/v1/collections/ord");
+    let (s, _) = send(
+        c.put(&col)
+            .json(&json!({ "vectors": { "size": 2, "distance": "Dot" } })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    for ordering in ["weak", "medium", "strong"] {
+        let (s, v) = send(
+            c.put(format!("{col}/points?wait=false&ordering={ordering}"))
+                .json(&json!({ "points": [{ "id": 1, "vector": [1, 0], "payload": { "k": ordering } }] })),
+        )
+        .await;
+        assert_eq!(
+            (s, &v["result"]["status"]),
+            (StatusCode::OK, &json!("completed")),
+            "{v}"
+        );
+    }
+    let (_, v) = send(
+        c.post(format!("{col}/points"))
+            .json(&json!({ "ids": [1], "with_payload": true })),
+    )
+    .await;
+    assert_eq!(
+        v["result"][0]["payload"],
+        json!({ "k": "strong" }),
+        "the last write holds"
+    );
+    let (s, v) = send(
+        c.put(format!("{col}/index?wait=true"))
+            .json(&json!({ "field_name": "k", "field_schema": "keyword" })),
+    )
+    .await;
+    assert_eq!(
+        (s, &v["result"]["status"]),
+        (StatusCode::OK, &json!("completed")),
+        "{v}"
+    );
+    let (s, v) = send(c.delete(format!("{col}/index/k?wait=true"))).await;
+    assert_eq!(
+        (s, &v["result"]["status"]),
+        (StatusCode::OK, &json!("completed")),
+        "{v}"
+    );
+    let (s, v) = send(c.delete(format!("{url}/v1/collections/missing/index/k"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        v["status"]["error"].is_string(),
+        "Qdrant's error shape: {v}"
+    );
+    swarm.shutdown().await;
+}
