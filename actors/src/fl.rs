@@ -10,5 +10,5 @@ mod secure;
 pub mod service;
 
 pub use client::FlClient;
-pub use rounds::Retention as FlParams;
-pub use service::{FlRequest, FlService, RoundView};
+pub use rounds::Retention;
+pub use service::{FlParams, FlRequest, FlService, RoundView};

@@ -45,11 +45,6 @@ impl serde::Serialize for Retention {
     }
 }
 
-/// The FL service's params are its retention, for the Rust builder.
-impl swarm_runtime::topology::ServiceParams for Retention {
-    const TYPE: &'static str = "fl";
-}
-
 impl Default for Retention {
     fn default() -> Self {
         Self {

@@ -85,6 +85,21 @@ pub struct RoundView {
     pub model: Option<Arc<[f32]>>,
 }
 
+/// The FL service's params, for the Rust builder (same keys as YAML).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FlParams {
+    /// How long, and how many, ended rounds are kept; how much rounds may hold.
+    #[serde(flatten)]
+    pub retention: Retention,
+    /// The fhe service that sums secure_fedavg rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fhe: Option<String>,
+}
+
+impl swarm_runtime::topology::ServiceParams for FlParams {
+    const TYPE: &'static str = "fl";
+}
+
 /// The FL aggregator service.
 pub struct FlService {
     rounds: Arc<Rounds>,

@@ -12,6 +12,7 @@ use serde_json::json;
 use swarm_actors::consensus::ConsensusParams;
 use swarm_actors::echo::EchoParams;
 use swarm_actors::embed::EmbedParams;
+use swarm_actors::fhe::FheParams;
 use swarm_actors::fl::FlParams;
 use swarm_actors::gateway::{GatewayConfig, WithGateway};
 use swarm_actors::http::ServiceClient;
@@ -67,6 +68,40 @@ fn the_builder_plans_what_the_same_yaml_plans() {
     let from_yaml = SwarmConfig::from_yaml(&yaml, "builder", &registry).expect("valid");
     assert_eq!(render_text(&from_builder), render_text(&from_yaml));
     assert_eq!(from_builder.start_order, from_yaml.start_order);
+}
+
+#[test]
+fn a_builder_fl_service_can_name_its_fhe_service_for_secure_rounds() {
+    let registry = common::registry();
+    let keys = common::fhe_keys::dir();
+    let from_builder = SwarmBuilder::new("secure")
+        .service(
+            "fl",
+            FlParams {
+                fhe: Some("fhe".into()),
+                ..FlParams::default()
+            },
+        )
+        .service(
+            "fhe",
+            FheParams {
+                keys: keys.clone(),
+                ..FheParams::default()
+            },
+        )
+        .build(&registry)
+        .expect("valid");
+    let yaml = format!(
+        "swarm:\n  name: secure\nservices:\n  fl:\n    type: fl\n    params: {{ fhe: fhe }}\n  fhe:\n    type: fhe\n    params: {{ keys: {} }}\n",
+        keys.display()
+    );
+    let from_yaml = SwarmConfig::from_yaml(&yaml, "builder", &registry).expect("valid");
+    assert_eq!(render_text(&from_builder), render_text(&from_yaml));
+    assert_eq!(from_builder.start_order, from_yaml.start_order);
+    assert!(
+        render_text(&from_builder).contains("fhe"),
+        "the dependency is drawn"
+    );
 }
 
 #[test]
