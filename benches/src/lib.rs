@@ -15,6 +15,9 @@ pub enum BareMsg {
     Echo(u64, RpcReplyPort<u64>),
 }
 
+// Local only: never sent to another node.
+impl ractor::Message for BareMsg {}
+
 impl Actor for BareEcho {
     type Msg = BareMsg;
     type State = ();

@@ -1,4 +1,6 @@
-//! Many nodes as one swarm (issue 15, under way): so far the versioned wire format that
-//! requests and replies cross between nodes in.
+//! Many nodes as one swarm (issue 15, under way): the versioned wire format requests and
+//! replies cross between nodes in, and a node on ractor_cluster that keeps its peers
+//! connected (cookie, backoff, a table of peer states).
 
+pub mod node;
 pub mod wire;

@@ -46,6 +46,9 @@ pub enum VoterMsg {
     Vote(Arc<Proposal>, RpcReplyPort<Vec<SignedVote>>),
 }
 
+// Local only: never sent to another node.
+impl ractor::Message for VoterMsg {}
+
 /// A behaviour shared between a voter and its restarts (its key survives a crash).
 type SharedBehaviour = Arc<tokio::sync::Mutex<Box<dyn VoteBehaviour>>>;
 

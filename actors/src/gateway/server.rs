@@ -92,6 +92,9 @@ pub(crate) enum SupervisorMsg {
     Stop,
 }
 
+// Local only: never sent to another node.
+impl ractor::Message for SupervisorMsg {}
+
 async fn start_server(
     myself: &ActorRef<SupervisorMsg>,
     s: &mut Supervising,

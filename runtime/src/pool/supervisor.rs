@@ -22,6 +22,9 @@ pub(crate) enum SupervisorMsg {
     Stop(RpcReplyPort<()>),
 }
 
+// Local only: never sent to another node.
+impl ractor::Message for SupervisorMsg {}
+
 pub(crate) struct PoolSupervisor<S>(PhantomData<fn() -> S>);
 
 impl<S> PoolSupervisor<S> {

@@ -24,6 +24,9 @@ const REQUESTS_PER_TURN: usize = 64;
 /// The worker's only message: take the next requests.
 pub(crate) struct Pull;
 
+// Local only: never sent to another node.
+impl ractor::Message for Pull {}
+
 pub(crate) struct Worker<S>(PhantomData<fn() -> S>);
 
 impl<S> Worker<S> {
