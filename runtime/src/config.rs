@@ -4,6 +4,7 @@
 //! Service `params` and extra top-level sections are read by parsers the embedding app
 //! registers in a [`crate::Registry`].
 
+mod cluster;
 mod interpolate;
 mod links;
 mod model;
@@ -14,6 +15,7 @@ pub mod yaml;
 use std::fmt;
 use std::path::Path;
 
+pub use cluster::ClusterConfig;
 pub use interpolate::interpolate;
 pub use model::{ComponentPlan, ServicePlan, SwarmConfig, TelemetryConfig};
 pub use pools::PoolPlan;

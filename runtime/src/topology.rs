@@ -26,7 +26,7 @@ pub use builder::{BuildError, PoolOptions, ServiceOptions, ServiceParams, SwarmB
 pub use dependency::Dependency;
 pub use graph::{render_dot, render_text};
 pub use registry::{Attachments, Registry, ServiceTypeRegistration};
-pub use running::{RunningServiceInfo, ShutdownReport, Swarm, wait_for_signal};
+pub use running::{ClusterView, RunningServiceInfo, ShutdownReport, Swarm, wait_for_signal};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

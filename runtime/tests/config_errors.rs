@@ -113,7 +113,7 @@ telemtry: {}
         "bad.yaml:19:17: services.gamma.supervision.strategy: unknown strategy `one_for_some` (expected one_for_one, one_for_all or rest_for_one)",
         "bad.yaml:20:36: services.gamma.supervision.backoff.max: must not be smaller than `initial`",
         "bad.yaml:22:15: services.gamma.deadline: expected a duration with a unit (us, ms, s, m, h), such as 250ms or 10s; found `5`",
-        "bad.yaml:23:1: telemtry: unknown key `telemtry` (expected one of: services, shutdown, swarm, telemetry)",
+        "bad.yaml:23:1: telemtry: unknown key `telemtry` (expected one of: cluster, services, shutdown, swarm, telemetry)",
     ];
     assert_eq!(lines, expected, "\n{}", lines.join("\n"));
 }

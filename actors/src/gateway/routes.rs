@@ -29,11 +29,14 @@ pub(crate) async fn health(State(state): State<GatewayState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "status": if healthy { "ok" } else { "unhealthy" },
         "services": services,
         "devices": state.swarm.gpus(),
     });
+    if let Some(cluster) = state.swarm.cluster() {
+        body["cluster"] = serde_json::json!(cluster);
+    }
     (status, Json(body)).into_response()
 }
 

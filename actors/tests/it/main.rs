@@ -10,6 +10,7 @@ mod common;
 mod vector_data;
 
 mod builder;
+mod cluster_up;
 mod consensus_core;
 mod consensus_engine;
 mod consensus_http;

@@ -103,6 +103,7 @@ const HANDSHAKE: Duration = Duration::from_secs(5);
 /// A running node.
 pub struct ClusterNode {
     server: ActorRef<NodeServerMessage>,
+    listen: SocketAddr,
     peers: Peers,
     changed: watch::Receiver<u64>,
     stop: watch::Sender<bool>,
@@ -205,6 +206,7 @@ impl ClusterNode {
         tracing::info!(node = %config.node, listen = %config.listen, peers = config.peers.len(), "cluster node listening");
         Ok(Self {
             server,
+            listen: config.listen,
             peers,
             changed,
             stop,
@@ -234,7 +236,8 @@ impl ClusterNode {
         .is_ok()
     }
 
-    /// Stops dialing and closes every session and the listener.
+    /// Stops dialing and closes every session and the listener; returns once the listen
+    /// address is free again (at most 5 s), so a node can be restarted on it at once.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -246,6 +249,14 @@ impl ClusterNode {
             .get_cell()
             .wait(Some(Duration::from_secs(5)))
             .await;
+        // The listener is a child of the server and stops after it: wait for its socket.
+        let listen = self.listen;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async move {
+            while std::net::TcpListener::bind(listen).is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
     }
 }
 
@@ -263,6 +274,9 @@ async fn track(
         .collect();
     // Sessions by node id: which peer, and whether it authenticated.
     let mut sessions: HashMap<u64, (Option<String>, bool)> = HashMap::new();
+    // Peers that authenticated with this node's cookie at least once: a session of theirs
+    // closed before authenticating is a peer going down mid-handshake, not a refusal.
+    let mut met: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(event) = events.recv().await {
         let named = |ses: &NodeServerSessionInformation| {
             ses.peer_name
@@ -277,6 +291,7 @@ async fn track(
             }
             Event::Authenticated(ses) => {
                 let peer = named(&ses);
+                met.extend(peer.clone());
                 sessions.insert(ses.node_id, (peer.clone(), true));
                 (peer, PeerState::Connected)
             }
@@ -286,7 +301,8 @@ async fn track(
                     .remove(&ses.node_id)
                     .unwrap_or((None, ses.peer_name.is_some()));
                 let peer = known.or_else(|| named(&ses));
-                if authenticated {
+                let known = peer.as_ref().is_some_and(|p| met.contains(p));
+                if authenticated || known {
                     (peer, PeerState::Lost)
                 } else {
                     (peer, PeerState::Refused)
@@ -300,9 +316,9 @@ async fn track(
         let Some(view) = table.get_mut(&peer) else {
             continue;
         };
-        // A lost election between two sessions of a pair that is otherwise up is not news.
-        if state == PeerState::Lost
-            && view.state == PeerState::Ready
+        // One session of a pair closing while another is up (a lost election) is not news.
+        if matches!(state, PeerState::Lost | PeerState::Refused)
+            && matches!(view.state, PeerState::Ready | PeerState::Connected)
             && sessions
                 .values()
                 .any(|(p, a)| *a && p.as_deref() == Some(peer.as_str()))

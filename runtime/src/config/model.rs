@@ -90,6 +90,8 @@ pub struct SwarmConfig {
     pub start_order: Vec<usize>,
     /// Components (gateway, …) in registration order.
     pub components: Vec<ComponentPlan>,
+    /// This node's place in a swarm of several (`cluster:`), if any.
+    pub cluster: Option<super::ClusterConfig>,
     pub(crate) devices: crate::scheduler::DeviceDetector,
 }
 
@@ -159,6 +161,9 @@ fn read_swarm(
     let name = top.section("swarm").or("name", "swarm".to_string());
     let telemetry = read_telemetry(&top.section("telemetry"), &name);
     let shutdown_grace = top.section("shutdown").or("grace", Duration::from_secs(10));
+    let cluster = top
+        .node("cluster")
+        .and_then(|_| super::cluster::read_cluster(&top.section("cluster")));
     let services_section = top.section("services");
     let mut services = Vec::new();
     for (key, node) in services_section.entries() {
@@ -191,6 +196,7 @@ fn read_swarm(
         services,
         start_order,
         components,
+        cluster,
         devices: registry.devices(),
     })
 }

@@ -81,6 +81,23 @@ pub fn render_dot(config: &SwarmConfig) -> String {
         "  \"root\" [shape=doubleoctagon, label=\"root supervisor\\n{}\"];",
         dot(&config.name)
     );
+    if let Some(c) = &config.cluster {
+        let _ = writeln!(
+            out,
+            "  \"node:{0}\" [shape=component, label=\"node {0}\\n{1}\"];\n  \"node:{0}\" -> \"root\" [label=\"hosts\"];",
+            dot(&c.node),
+            dot(&c.listen.to_string())
+        );
+        for p in &c.peers {
+            let _ = writeln!(
+                out,
+                "  \"node:{1}\" [shape=component, style=dashed, label=\"node {1}\\n{2}\"];\n  \"node:{0}\" -> \"node:{1}\" [dir=both, style=dotted, label=\"peer\"];",
+                dot(&c.node),
+                dot(&p.node),
+                dot(&p.address.to_string())
+            );
+        }
+    }
     for c in &config.components {
         let _ = writeln!(
             out,
@@ -147,6 +164,24 @@ pub fn render_dot(config: &SwarmConfig) -> String {
 /// The plan as an indented tree.
 pub fn render_text(config: &SwarmConfig) -> String {
     let mut out = format!("swarm {} ({})\n", config.name, config.origin);
+    if let Some(c) = &config.cluster {
+        let peers: Vec<String> = c
+            .peers
+            .iter()
+            .map(|p| format!("{} at {}", p.node, p.address))
+            .collect();
+        let _ = writeln!(
+            out,
+            "├─ cluster: node {} on {} (these services); peers: {}",
+            c.node,
+            c.listen,
+            if peers.is_empty() {
+                "none".to_string()
+            } else {
+                peers.join(", ")
+            }
+        );
+    }
     for c in &config.components {
         let _ = writeln!(out, "├─ {}: {}", c.section, c.summary());
     }

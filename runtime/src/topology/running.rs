@@ -31,6 +31,18 @@ struct Inner {
     components: Mutex<Vec<Box<dyn RunningComponent>>>,
     root: ActorRef<()>,
     gpus: Vec<crate::scheduler::GpuInfo>,
+    /// This node's cluster membership, when the config has `cluster:`.
+    cluster: tokio::sync::Mutex<Option<crate::cluster::node::ClusterNode>>,
+    cluster_name: Option<String>,
+}
+
+/// A node's view of its cluster, as `/health` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterView {
+    /// This node's name.
+    pub node: String,
+    /// Every configured peer and where it stands.
+    pub peers: Vec<crate::cluster::node::PeerView>,
 }
 
 /// A started service as the swarm keeps it.
@@ -96,6 +108,11 @@ impl Swarm {
         let (root, _) = Actor::spawn(None, RootSupervisor, ())
             .await
             .map_err(|e| SwarmError::Internal(format!("root supervisor failed to start: {e}")))?;
+        let mut cluster = match &config.cluster {
+            Some(c) => Some(start_cluster(c).await?),
+            None => None,
+        };
+        let cluster_name = config.cluster.as_ref().map(|c| c.node.clone());
         let detect = config.devices.clone();
         let gpus = tokio::task::spawn_blocking(move || detect())
             .await
@@ -143,6 +160,9 @@ impl Swarm {
                         e.running.shutdown(Duration::ZERO).await;
                     }
                     root.stop(None);
+                    if let Some(c) = cluster.take() {
+                        c.stop().await;
+                    }
                     return Err(e);
                 }
             }
@@ -155,6 +175,8 @@ impl Swarm {
                 components: Mutex::new(Vec::new()),
                 root,
                 gpus,
+                cluster: tokio::sync::Mutex::new(cluster),
+                cluster_name,
             }),
         };
         for plan in config.components {
@@ -357,9 +379,47 @@ impl Swarm {
             // Bounded: pools are drained, so every HTTP request in flight has its answer.
             let _ = tokio::time::timeout(grace + Duration::from_secs(1), c.stopped()).await;
         }
+        if let Some(node) = self.inner.cluster.lock().await.take() {
+            node.stop().await;
+        }
         self.inner.root.stop(None);
         report
     }
+
+    /// This node's cluster and its peers (`None` without `cluster:`).
+    pub fn cluster(&self) -> Option<ClusterView> {
+        let node = self.inner.cluster_name.clone()?;
+        let peers = self
+            .inner
+            .cluster
+            .try_lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.peers()))
+            .unwrap_or_default();
+        Some(ClusterView { node, peers })
+    }
+}
+
+/// Starts this node's cluster membership: the cookie comes from `cookie_env`.
+async fn start_cluster(
+    c: &crate::config::ClusterConfig,
+) -> Result<crate::cluster::node::ClusterNode, SwarmError> {
+    let cookie = std::env::var(&c.cookie_env).map_err(|_| {
+        SwarmError::Internal(format!(
+            "cluster.cookie_env names {}, which is not set: export the cluster's cookie there",
+            c.cookie_env
+        ))
+    })?;
+    crate::cluster::node::ClusterNode::start(crate::cluster::node::NodeConfig {
+        node: c.node.clone(),
+        listen: c.listen,
+        peers: c.peers.clone(),
+        cookie,
+        backoff: c.backoff,
+        max_backoff: c.max_backoff,
+    })
+    .await
+    .map_err(|e| SwarmError::Internal(e.to_string()))
 }
 
 /// Waits for SIGINT or SIGTERM.
