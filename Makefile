@@ -6,7 +6,7 @@ MODELS ?= models
 
 LLM_MODEL ?= $(MODELS)/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: llm-peer llm-reference bench-llm bench-fhe bench-sched run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
+.PHONY: llm-peer llm-reference bench-llm bench-fhe bench-sched bench-cluster run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: build-deps models
@@ -82,6 +82,11 @@ bench-fhe:
 bench-sched: models
 	$(CARGO) build --release -p swarm-benches --bin sched-compare
 	SWARM_MODELS=$(MODELS) ./target/release/sched-compare 8 | tee benches/results/sched_compare.md
+
+## Many nodes: Nash 9×9 over 1, 2 and 3 pinned node processes, and cross-node latency.
+bench-cluster: build-deps
+	$(CARGO) build --release -p swarm-benches --bin cluster-compare -p swarm-actors --bin swarm
+	./target/release/cluster-compare ./target/release/swarm | tee benches/results/cluster_compare.md
 
 ## The gateway under load from wrk, beside a bare axum handler, in one run.
 bench-gateway: tools

@@ -7,6 +7,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use swarm_runtime::cluster::RemoteCodec;
+use swarm_runtime::cluster::codec::{FieldReader, put_long};
+use swarm_runtime::cluster::wire::WireError;
 use swarm_runtime::{
     CallOptions, Client, Registry, RequestContext, Service, ServiceError, SwarmError,
 };
@@ -119,9 +122,56 @@ async fn echo(
     Ok(Json(client.echo(request, options).await?))
 }
 
-/// Registers service type `echo` (no params) with its route.
+/// Between nodes: request = `u32 len + message | u8 has delay | [u64 delay ms]`;
+/// response = `u32 len + message`.
+impl RemoteCodec for Echo {
+    fn encode_request(request: &EchoRequest) -> Result<Vec<u8>, WireError> {
+        let mut out = Vec::new();
+        put_long(&mut out, request.message.as_bytes(), "message")?;
+        match request.delay_ms {
+            Some(ms) => {
+                out.push(1);
+                out.extend_from_slice(&ms.to_be_bytes());
+            }
+            None => out.push(0),
+        }
+        Ok(out)
+    }
+
+    fn decode_request(bytes: &[u8]) -> Result<EchoRequest, WireError> {
+        let mut r = FieldReader::new(bytes);
+        let message = text(r.long("message")?)?;
+        let delay_ms = match r.u8()? {
+            0 => None,
+            1 => Some(r.u64()?),
+            _ => return Err(WireError::Invalid("delay flag")),
+        };
+        r.end()?;
+        Ok(EchoRequest { message, delay_ms })
+    }
+
+    fn encode_response(response: &EchoResponse) -> Result<Vec<u8>, WireError> {
+        let mut out = Vec::new();
+        put_long(&mut out, response.message.as_bytes(), "message")?;
+        Ok(out)
+    }
+
+    fn decode_response(bytes: &[u8]) -> Result<EchoResponse, WireError> {
+        let mut r = FieldReader::new(bytes);
+        let message = text(r.long("message")?)?;
+        r.end()?;
+        Ok(EchoResponse { message })
+    }
+}
+
+fn text(bytes: Vec<u8>) -> Result<String, WireError> {
+    String::from_utf8(bytes).map_err(|_| WireError::Invalid("message"))
+}
+
+/// Registers service type `echo` (no params) with its route; it can run across nodes.
 pub fn register(registry: &mut Registry) {
     registry
         .service::<Echo, _>("echo", |_params| Some(Arc::new(|| Ok(Echo))))
-        .expose(HttpApi::new(routes));
+        .expose(HttpApi::new(routes))
+        .remote();
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod core;
 pub mod service;
+pub mod wire;
 
 pub use client::NashClient;
 pub use service::{NashParams, NashRequest, NashService};

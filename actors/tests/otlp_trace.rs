@@ -196,3 +196,130 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
         "queue wait ends when the worker starts"
     );
 }
+
+const HOP_TRACE: &str = "5af7651916cd43dd8448eb211c80319d";
+
+/// Starts `swarm up` on `config` and returns it with its first stdout line.
+fn node(config: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_swarm"))
+        .args(["up", "--config"])
+        .arg(config)
+        .env("SWARM_CLUSTER_COOKIE", "trace-hop")
+        .env("SWARM_LOG", "warn")
+        .env_remove("SWARM_OTLP_ENDPOINT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("swarm up");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(line.contains("ready"), "{line}");
+    (child, line)
+}
+
+/// A request that hops from node a's gateway to the echo service on node b is one trace:
+/// b's `swarm.remote.serve` span is the child of a's `swarm.remote.call`, and b's queue
+/// and worker spans hang beneath it. Both nodes export to one real OTLP receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_across_nodes_is_one_trace() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let otlp_addr = listener.local_addr().expect("addr");
+    let (tx, mut spans) = mpsc::unbounded_channel();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Receiver(tx)))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+    };
+    let (la, lb) = (port(), port());
+    let write = |name: &str, listen, peer: (&str, std::net::SocketAddr)| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "swarm:\n  name: {name}\ntelemetry:\n  otlp: {{ endpoint: \"http://{otlp_addr}\", service_name: node-{name} }}\ncluster:\n  node: {name}\n  listen: \"{listen}\"\n  peers: [{{ node: {}, address: \"{}\" }}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 20ms\n  max_backoff: 200ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    nodes: [b]\n",
+                peer.0, peer.1
+            ),
+        )
+        .expect("write");
+        path
+    };
+    let (mut a, ready) = node(&write("a", la, ("b", lb)));
+    let (mut b, _) = node(&write("b", lb, ("a", la)));
+    let url = ready.trim().rsplit(' ').next().expect("url").to_string();
+    // Until b's gateway is known to a, the call is `unavailable`; retry until it is not.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = common::http()
+            .post(format!("{url}/v1/echo"))
+            .header("traceparent", format!("00-{HOP_TRACE}-{CALLER_SPAN}-01"))
+            .json(&serde_json::json!({"message": "hop"}))
+            .send()
+            .await
+            .expect("send");
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 503);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b never served echo"
+        );
+        tokio::task::yield_now().await;
+    }
+    // SIGTERM: each node shuts down gracefully and flushes its spans.
+    for child in [&mut a, &mut b] {
+        let pid = child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = child.wait();
+    }
+    let mut got: Vec<Span> = Vec::new();
+    let in_trace = |got: &[Span], name: &str| {
+        got.iter()
+            .any(|s| s.name == name && hex(&s.trace_id) == HOP_TRACE)
+    };
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while ![
+            "swarm.remote.call",
+            "swarm.remote.serve",
+            "queue.wait",
+            "worker",
+        ]
+        .iter()
+        .all(|n| in_trace(&got, n))
+        {
+            got.push(spans.recv().await.expect("receiver open"));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "spans missing; got {:?}",
+            got.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    });
+    let ours: Vec<&Span> = got
+        .iter()
+        .filter(|s| hex(&s.trace_id) == HOP_TRACE)
+        .collect();
+    let find = |name: &str| *ours.iter().find(|s| s.name == name).expect(name);
+    let call = find("swarm.remote.call");
+    let serve = find("swarm.remote.serve");
+    assert_eq!(serve.parent_span_id, call.span_id, "b continues a's span");
+    let worker = find("worker");
+    let queue = find("queue.wait");
+    assert_eq!(worker.parent_span_id, serve.span_id);
+    assert_eq!(queue.parent_span_id, serve.span_id);
+}

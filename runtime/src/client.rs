@@ -39,6 +39,22 @@ pub struct Client<S: Service> {
 enum Target<S: Service> {
     Pool(Arc<PoolShared<S>>),
     Routed(Arc<Router<S>>),
+    Cluster(Arc<dyn ClusterCall<S>>),
+}
+
+/// A service reached across nodes (`cluster/route.rs`), seen without its codec bound.
+pub(crate) trait ClusterCall<S: Service>: Send + Sync + 'static {
+    /// The service's name.
+    fn service(&self) -> &str;
+    /// Its default deadline.
+    fn default_deadline(&self) -> Duration;
+    /// Routes and runs one call.
+    fn call(
+        &self,
+        request: S::Request,
+        deadline: Instant,
+        options: CallOptions,
+    ) -> crate::topology::BoxFuture<'_, Reply<S::Response>>;
 }
 
 impl<S: Service> Clone for Client<S> {
@@ -46,6 +62,7 @@ impl<S: Service> Clone for Client<S> {
         let target = match &self.target {
             Target::Pool(p) => Target::Pool(p.clone()),
             Target::Routed(r) => Target::Routed(r.clone()),
+            Target::Cluster(c) => Target::Cluster(c.clone()),
         };
         Self { target }
     }
@@ -64,11 +81,26 @@ impl<S: Service> Client<S> {
         }
     }
 
+    pub(crate) fn cluster(route: Arc<dyn ClusterCall<S>>) -> Self {
+        Self {
+            target: Target::Cluster(route),
+        }
+    }
+
     /// The service's name.
     pub fn service(&self) -> &str {
         match &self.target {
             Target::Pool(p) => &p.spec.name,
             Target::Routed(r) => &r.service,
+            Target::Cluster(c) => c.service(),
+        }
+    }
+
+    fn default_deadline(&self) -> Duration {
+        match &self.target {
+            Target::Pool(p) => p.spec.default_deadline,
+            Target::Routed(r) => r.default_deadline,
+            Target::Cluster(c) => c.default_deadline(),
         }
     }
 
@@ -79,11 +111,7 @@ impl<S: Service> Client<S> {
 
     /// Sends `request` with `options` and waits for the answer.
     pub async fn call_with(&self, request: S::Request, options: CallOptions) -> Reply<S::Response> {
-        let default_deadline = match &self.target {
-            Target::Pool(p) => p.spec.default_deadline,
-            Target::Routed(r) => r.default_deadline,
-        };
-        let deadline = Instant::now() + options.timeout.unwrap_or(default_deadline);
+        let deadline = Instant::now() + options.timeout.unwrap_or(self.default_deadline());
         let span = if options.unsampled {
             tracing::Span::none()
         } else {
@@ -98,24 +126,86 @@ impl<S: Service> Client<S> {
                 span
             }
         };
-        let result = match &self.target {
-            Target::Pool(shared) => {
-                call_pool(shared, request, deadline, options)
-                    .instrument(span.clone())
-                    .await
-            }
-            Target::Routed(router) => {
-                router
-                    .call(request, deadline, options)
-                    .instrument(span.clone())
-                    .await
-            }
-        };
+        let result = self
+            .route(request, deadline, options)
+            .instrument(span.clone())
+            .await;
         if let Err(e) = &result {
             span.record("otel.status_code", "ERROR");
             tracing::debug!(parent: &span, code = e.code().as_str(), "call failed");
         }
         result
+    }
+}
+
+impl<S: Service> Client<S> {
+    /// Runs a call inside the caller's span (no `swarm.call` span of its own): for a
+    /// call passed on by a layer that already made one (a node serving a peer).
+    pub(crate) async fn dispatch(
+        &self,
+        request: S::Request,
+        options: CallOptions,
+    ) -> Reply<S::Response> {
+        let deadline = Instant::now() + options.timeout.unwrap_or(self.default_deadline());
+        self.route(request, deadline, options).await
+    }
+
+    async fn route(
+        &self,
+        request: S::Request,
+        deadline: Instant,
+        options: CallOptions,
+    ) -> Reply<S::Response> {
+        match &self.target {
+            Target::Pool(shared) => call_pool(shared, request, deadline, options).await,
+            Target::Routed(router) => router.call(request, deadline, options).await,
+            Target::Cluster(cluster) => cluster.call(request, deadline, options).await,
+        }
+    }
+
+    /// The loads of the pools this client reaches in this process (none for a service
+    /// reached only on other nodes), for routing between nodes.
+    pub(crate) fn local_loads(&self, now: Instant) -> Vec<crate::scheduler::estimate::PoolLoad> {
+        match &self.target {
+            Target::Pool(shared) => vec![pool_load(shared)],
+            Target::Routed(router) => router.pools.iter().map(|p| p.load(now)).collect(),
+            Target::Cluster(_) => Vec::new(),
+        }
+    }
+
+    /// This client's pools' load as a reply frame carries it (summed over its pools).
+    pub(crate) fn wire_load(&self) -> crate::cluster::wire::Load {
+        let loads = self.local_loads(Instant::now());
+        let per_unit = loads
+            .iter()
+            .filter_map(|l| l.per_unit)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))));
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        crate::cluster::wire::Load {
+            queued: clamp(loads.iter().map(|l| l.queued).sum()),
+            in_flight: clamp(loads.iter().map(|l| l.in_flight).sum()),
+            slots: clamp(loads.iter().map(|l| l.slots).sum()),
+            per_unit_us: per_unit.map_or(0, |s| (s * 1e6).clamp(1.0, u32::MAX as f64) as u32),
+        }
+    }
+}
+
+/// One pool's load, as the scheduler's rule reads it.
+fn pool_load<S: Service>(shared: &Arc<PoolShared<S>>) -> crate::scheduler::estimate::PoolLoad {
+    use std::sync::atomic::Ordering::Relaxed;
+    let in_flight = shared.metrics.in_flight.load(Relaxed) as usize;
+    crate::scheduler::estimate::PoolLoad {
+        queued: shared.queue.len(),
+        in_flight,
+        slots: shared.spec.workers * shared.spec.concurrency,
+        per_unit: shared.pace.per_unit(),
+        mean_units: shared.pace.mean_units(),
+        transfer: 0.0,
+        stalled: shared.pace.stalled(in_flight > 0),
+        background: 0.0,
+        device: crate::scheduler::Device::Cpu,
+        eligible: shared.lifecycle() == Lifecycle::Ready
+            && shared.metrics.workers.load(Relaxed) > 0,
     }
 }
 

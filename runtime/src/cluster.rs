@@ -1,6 +1,17 @@
-//! Many nodes as one swarm (issue 15, under way): the versioned wire format requests and
-//! replies cross between nodes in, and a node on ractor_cluster that keeps its peers
-//! connected (cookie, backoff, a table of peer states).
+//! Many nodes as one swarm, on ractor_cluster. A request's journey across nodes:
+//! ① a typed client's route (`route.rs`) picks the node with the soonest estimated
+//! completion among this one and the live peers the directory knows (`directory.rs`),
+//! ② the envelope and the service's own encoding (`codec.rs`) travel in a versioned
+//! request frame (`wire.rs`), ③ the peer's service gateway (`gateway.rs`) admits it into
+//! its local bounded queue, ④ one reply frame comes back with the answer or a typed
+//! error and the pool's load. `node.rs` keeps the peers connected (cookie, backoff).
 
+pub mod codec;
+pub(crate) mod directory;
+pub mod gateway;
 pub mod node;
+pub(crate) mod route;
+pub mod tls;
 pub mod wire;
+
+pub use codec::RemoteCodec;

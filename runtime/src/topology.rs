@@ -6,7 +6,7 @@ mod builder;
 pub(crate) mod dependency;
 mod graph;
 mod pools;
-mod registry;
+pub(crate) mod registry;
 mod running;
 
 use std::any::Any;
@@ -36,6 +36,17 @@ pub(crate) type ServiceStarter = Arc<
     dyn Fn(
             PoolSpec,
             Option<ActorCell>,
+        ) -> BoxFuture<'static, Result<Arc<dyn RunningService>, SwarmError>>
+        + Send
+        + Sync,
+>;
+
+/// Wraps a service for a cluster (its local pools or none, its spec, the node's directory).
+pub(crate) type ClusterWrapper = Arc<
+    dyn Fn(
+            PoolSpec,
+            Option<Arc<dyn RunningService>>,
+            Arc<crate::cluster::directory::Directory>,
         ) -> BoxFuture<'static, Result<Arc<dyn RunningService>, SwarmError>>
         + Send
         + Sync,
@@ -102,6 +113,11 @@ pub(crate) fn client_of<S: Service>(running: &dyn Any) -> Option<crate::Client<S
             running
                 .downcast_ref::<crate::scheduler::PooledService<S>>()
                 .map(|p| crate::Client::routed(p.router()))
+        })
+        .or_else(|| {
+            running
+                .downcast_ref::<crate::cluster::route::ClusterService<S>>()
+                .map(crate::cluster::route::ClusterService::client)
         })
 }
 

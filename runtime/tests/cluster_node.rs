@@ -33,6 +33,7 @@ fn config(name: &str, all: &[(&str, SocketAddr)], cookie: &str) -> NodeConfig {
         cookie: cookie.into(),
         backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(400),
+        tls: None,
     }
 }
 

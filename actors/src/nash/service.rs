@@ -76,5 +76,6 @@ impl Service for NashService {
 pub fn register(registry: &mut Registry) {
     registry
         .service::<NashService, _>("nash", |_params| Some(Arc::new(|| Ok(NashService))))
+        .remote()
         .expose(HttpApi::new(super::api::routes));
 }

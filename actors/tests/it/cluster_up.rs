@@ -14,7 +14,7 @@ const SWARM: &str = env!("CARGO_BIN_EXE_swarm");
 const WAIT: Duration = Duration::from_secs(60);
 
 /// Kills the node when the test ends, passing or not.
-struct Node(Child);
+pub(crate) struct Node(pub(crate) Child);
 
 impl Drop for Node {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Node {
     }
 }
 
-fn free() -> SocketAddr {
+pub(crate) fn free() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
@@ -51,8 +51,25 @@ fn config(
 }
 
 /// Starts a node; its URL, and its log lines as they come.
-fn up(config: &std::path::Path, cookie: &str) -> (Node, String, mpsc::Receiver<String>) {
-    let mut child = Command::new(SWARM)
+pub(crate) fn up(config: &std::path::Path, cookie: &str) -> (Node, String, mpsc::Receiver<String>) {
+    up_in(&[], config, cookie)
+}
+
+/// Starts a node under `prefix` (such as `ip netns exec NS`).
+pub(crate) fn up_in(
+    prefix: &[&str],
+    config: &std::path::Path,
+    cookie: &str,
+) -> (Node, String, mpsc::Receiver<String>) {
+    let mut command = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(SWARM);
+            c
+        }
+        None => Command::new(SWARM),
+    };
+    let mut child = command
         .args(["up", "--config"])
         .arg(config)
         .env("SWARM_CLUSTER_COOKIE", cookie)
@@ -81,7 +98,7 @@ fn up(config: &std::path::Path, cookie: &str) -> (Node, String, mpsc::Receiver<S
 }
 
 /// Reads log lines until one contains `text` (bounded by WAIT).
-fn log_says(lines: &mpsc::Receiver<String>, text: &str) {
+pub(crate) fn log_says(lines: &mpsc::Receiver<String>, text: &str) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -199,5 +216,72 @@ fn a_missing_cookie_stops_start_up_and_an_inline_one_is_a_config_error() {
     assert!(
         stderr.contains("cluster.peers[0].node: `a` is this node"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn service_nodes_are_checked_at_their_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &path,
+        "cluster:\n  node: a\n  listen: 127.0.0.1:7001\n  cookie_env: C\n  peers: [{ node: b, address: 127.0.0.1:7002 }]\nservices:\n  echo:\n    type: echo\n    nodes: [a, z, a]\n  fl:\n    type: fl\n    nodes: [b]\n",
+    )
+    .unwrap();
+    let out = Command::new(SWARM)
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let at = path.display().to_string();
+    for (line, text) in [
+        (9, "services.echo.nodes: unknown node `z` (known: a, b)"),
+        (9, "services.echo.nodes: node `a` is listed twice"),
+        (
+            12,
+            "services.fl.nodes: services of type `fl` cannot run across nodes",
+        ),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("{at}:{line}:")) && l.contains(text)),
+            "{text}: {stderr}"
+        );
+    }
+
+    let lone = dir.path().join("lone.yaml");
+    std::fs::write(
+        &lone,
+        "services:\n  echo:\n    type: echo\n    nodes: [a]\n",
+    )
+    .unwrap();
+    let out = Command::new(SWARM)
+        .arg("validate")
+        .arg(&lone)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("services.echo.nodes: `nodes` needs a `cluster:` section"),
+        "{stderr}"
+    );
+
+    // The graph says where each service runs.
+    let graph = Command::new(SWARM)
+        .args(["graph", "--format", "text"])
+        .arg(format!(
+            "{}/../config/cluster/node-a.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .output()
+        .unwrap();
+    let graph = String::from_utf8_lossy(&graph.stdout);
+    assert!(
+        graph.contains("runs on nodes b, c (no pool here: calls go to those nodes)")
+            && graph.contains("runs on nodes a, b, c (a pool here;"),
+        "{graph}"
     );
 }

@@ -10,6 +10,8 @@ mod common;
 mod vector_data;
 
 mod builder;
+mod cluster_calls;
+mod cluster_partition;
 mod cluster_up;
 mod consensus_core;
 mod consensus_engine;

@@ -41,6 +41,8 @@ pub struct NodeConfig {
     pub backoff: Duration,
     /// Longest wait between dials.
     pub max_backoff: Duration,
+    /// Mutual TLS between nodes, when set.
+    pub tls: Option<super::tls::TlsFiles>,
 }
 
 /// Where a peer stands.
@@ -86,6 +88,14 @@ pub enum ClusterError {
         /// Its address.
         listen: SocketAddr,
         /// What failed.
+        why: String,
+    },
+    /// The TLS files could not be used.
+    #[error("cluster node `{node}`: TLS: {why}")]
+    Tls {
+        /// This node.
+        node: String,
+        /// What failed, naming the file.
         why: String,
     },
 }
@@ -148,12 +158,24 @@ impl ClusterNode {
             listen: config.listen,
             why,
         };
+        let tls = match &config.tls {
+            Some(files) => {
+                Some(
+                    super::tls::NodeTls::load(files).map_err(|why| ClusterError::Tls {
+                        node: config.node.clone(),
+                        why,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let server = NodeServer::new(
             config.listen.port(),
             config.cookie.clone(),
             config.node.clone(),
             config.listen.ip().to_string(),
-            None,
+            tls.as_ref()
+                .map(|t| ractor_cluster::IncomingEncryptionMode::Tls(t.acceptor.clone())),
             Some(NodeConnectionMode::Isolated),
         )
         .with_listen_addr(config.listen.ip());
@@ -196,6 +218,7 @@ impl ClusterNode {
             tasks.push(tokio::spawn(dial(
                 server.clone(),
                 peer.clone(),
+                tls.as_ref().map(|t| t.connector.clone()),
                 config.clone(),
                 peers.clone(),
                 changed_tx.subscribe(),
@@ -348,9 +371,11 @@ async fn track(
 
 /// Dials `peer` whenever it is not connected, waiting `backoff` (doubling, jittered, up
 /// to `max_backoff`) between attempts; resets once the peer is ready.
+#[allow(clippy::too_many_arguments)]
 async fn dial(
     server: ActorRef<NodeServerMessage>,
     peer: PeerConfig,
+    tls: Option<tokio_rustls::TlsConnector>,
     config: NodeConfig,
     peers: Peers,
     mut changed: watch::Receiver<u64>,
@@ -376,7 +401,22 @@ async fn dial(
             None => return,
             _ => {}
         }
-        let result = ractor_cluster::client_connect(&server, peer.address).await;
+        let result = match &tls {
+            None => ractor_cluster::client_connect(&server, peer.address)
+                .await
+                .map_err(|e| e.to_string()),
+            Some(connector) => match super::tls::server_name(&peer.node) {
+                Ok(name) => ractor_cluster::client_connect_enc(
+                    &server,
+                    peer.address,
+                    connector.clone(),
+                    name,
+                )
+                .await
+                .map_err(|e| format!("TLS: {e}")),
+                Err(e) => Err(e),
+            },
+        };
         if let Some(view) = lock(&peers).get_mut(&peer.node) {
             view.attempts = view.attempts.saturating_add(1);
             if let Err(e) = &result {

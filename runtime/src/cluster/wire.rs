@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use super::codec::{FieldReader, put_long, put_short};
 use crate::envelope::{Priority, RequestId};
 use crate::error::ErrorCode;
 
@@ -24,7 +25,6 @@ pub const WIRE_VERSION: u16 = 1;
 /// The largest frame read (ractor_cluster's default inbound frame limit).
 pub const MAX_FRAME: usize = 16 << 20;
 const MAGIC: &[u8; 4] = b"SWRM";
-const MAX_NAME: usize = 256;
 
 /// Why a frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,89 +117,12 @@ fn header(kind: u8) -> Vec<u8> {
     out
 }
 
-fn put_short(out: &mut Vec<u8>, text: &str, what: &'static str) -> Result<(), WireError> {
-    if text.len() > MAX_NAME {
-        return Err(WireError::TooLarge(what));
-    }
-    out.extend_from_slice(&(text.len() as u16).to_be_bytes());
-    out.extend_from_slice(text.as_bytes());
-    Ok(())
-}
-
-fn put_long(out: &mut Vec<u8>, bytes: &[u8], what: &'static str) -> Result<(), WireError> {
-    if bytes.len() > MAX_FRAME {
-        return Err(WireError::TooLarge(what));
-    }
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    out.extend_from_slice(bytes);
-    Ok(())
-}
-
-/// Reads fields in order; every read checks the length first.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if self.0.len() < n {
-            return Err(WireError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, WireError> {
-        self.array().map(u16::from_be_bytes)
-    }
-
-    fn u32(&mut self) -> Result<u32, WireError> {
-        self.array().map(u32::from_be_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, WireError> {
-        self.array().map(u64::from_be_bytes)
-    }
-
-    fn short(&mut self, what: &'static str) -> Result<String, WireError> {
-        let n = usize::from(self.u16()?);
-        if n > MAX_NAME {
-            return Err(WireError::TooLarge(what));
-        }
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| WireError::Invalid(what))
-    }
-
-    fn long(&mut self, what: &'static str) -> Result<Vec<u8>, WireError> {
-        let n = self.u32()? as usize;
-        if n > MAX_FRAME {
-            return Err(WireError::TooLarge(what));
-        }
-        Ok(self.take(n)?.to_vec())
-    }
-
-    fn end(self) -> Result<(), WireError> {
-        match self.0.len() {
-            0 => Ok(()),
-            n => Err(WireError::Trailing(n)),
-        }
-    }
-}
-
 /// The frame's kind, after checking its tag and version.
-fn open(frame: &[u8], expected: u8) -> Result<Reader<'_>, WireError> {
+fn open(frame: &[u8], expected: u8) -> Result<FieldReader<'_>, WireError> {
     if frame.len() > MAX_FRAME + 1024 {
         return Err(WireError::TooLarge("frame"));
     }
-    let mut r = Reader(frame);
+    let mut r = FieldReader::new(frame);
     if r.take(4).map_err(|_| WireError::BadMagic)? != MAGIC {
         return Err(WireError::BadMagic);
     }

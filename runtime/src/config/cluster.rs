@@ -31,6 +31,11 @@ pub struct ClusterConfig {
     pub backoff: Duration,
     /// Longest wait between dials (default 5s).
     pub max_backoff: Duration,
+    /// Calls this node may have in flight to one peer (default 256); a call beyond it is
+    /// answered `overloaded` at once, so the transport never buffers without bound.
+    pub max_in_flight: usize,
+    /// Mutual TLS between nodes (`tls: {cert, key, ca}`), when set.
+    pub tls: Option<crate::cluster::tls::TlsFiles>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -65,6 +70,11 @@ pub(crate) fn read_cluster(s: &Section<'_>) -> Option<ClusterConfig> {
             "backoff must be above zero and max_backoff at least backoff",
         );
     }
+    let max_in_flight = s.or("max_in_flight", 256usize);
+    if !(1..=65_536).contains(&max_in_flight) {
+        s.error("max_in_flight", "must be between 1 and 65536");
+    }
+    let tls = s.node("tls").and_then(|_| read_tls(&s.section("tls")));
     let mut peers: Vec<PeerConfig> = Vec::new();
     if let Some(list) = s.node("peers") {
         let path = s.child_path("peers");
@@ -108,5 +118,24 @@ pub(crate) fn read_cluster(s: &Section<'_>) -> Option<ClusterConfig> {
         cookie_env: cookie_env?,
         backoff,
         max_backoff,
+        max_in_flight,
+        tls,
+    })
+}
+
+/// `tls: {cert, key, ca}`: PEM files, relative to the working directory; each must exist.
+fn read_tls(s: &Section<'_>) -> Option<crate::cluster::tls::TlsFiles> {
+    let file = |key: &str| -> Option<std::path::PathBuf> {
+        let path: std::path::PathBuf = s.required(key)?;
+        if !path.is_file() {
+            s.error(key, format!("no such file: {}", path.display()));
+        }
+        Some(path)
+    };
+    let (cert, key, ca) = (file("cert"), file("key"), file("ca"));
+    Some(crate::cluster::tls::TlsFiles {
+        cert: cert?,
+        key: key?,
+        ca: ca?,
     })
 }

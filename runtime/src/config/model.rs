@@ -51,9 +51,17 @@ pub struct ServicePlan {
     /// How a request picks one of `pools`.
     pub routing: crate::scheduler::Routing,
     pub(crate) group: crate::topology::GroupStarter,
+    /// The nodes that run it (`nodes:`); empty: this node only, not offered to peers.
+    pub nodes: Vec<String>,
+    pub(crate) cluster: Option<crate::topology::ClusterWrapper>,
 }
 
 impl ServicePlan {
+    /// Whether this node runs a pool of it (`node` is this node's name, when clustered).
+    pub fn runs_on(&self, node: Option<&str>) -> bool {
+        self.nodes.is_empty() || node.is_some_and(|n| self.nodes.iter().any(|x| x == n))
+    }
+
     /// The services this one uses, by name, in declaration order.
     pub fn dependencies(&self) -> impl Iterator<Item = &str> {
         self.dependencies.iter().map(|d| d.target.as_str())
@@ -168,7 +176,7 @@ fn read_swarm(
     let mut services = Vec::new();
     for (key, node) in services_section.entries() {
         let section = Section::new(diag, &services_section.child_path(&key.name), node);
-        if let Some(plan) = read_service(&key.name, &section, registry) {
+        if let Some(plan) = read_service(&key.name, &section, registry, cluster.as_ref()) {
             services.push(plan);
         }
     }
@@ -215,7 +223,12 @@ fn read_telemetry(s: &Section<'_>, swarm_name: &str) -> TelemetryConfig {
     }
 }
 
-fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<ServicePlan> {
+fn read_service(
+    name: &str,
+    s: &Section<'_>,
+    registry: &Registry,
+    cluster: Option<&super::ClusterConfig>,
+) -> Option<ServicePlan> {
     let valid_name = !name.is_empty()
         && name
             .chars()
@@ -321,8 +334,11 @@ fn read_service(name: &str, s: &Section<'_>, registry: &Registry) -> Option<Serv
     dependencies.extend(extras.dependencies);
     probes.extend(extras.probes);
     metrics.extend(extras.metrics);
+    let nodes = read_nodes(s, cluster, entry, type_name.as_deref());
     let entry = entry?;
     Some(ServicePlan {
+        nodes,
+        cluster: entry.cluster.clone(),
         route_prefix,
         stages,
         pos: s.pos(),
@@ -345,6 +361,52 @@ static EMPTY_MAP: Node = Node {
     pos: super::yaml::Pos { line: 0, col: 0 },
     value: super::yaml::Value::Map(Vec::new()),
 };
+
+/// `nodes: [a, b]`: this node or its peers, each once, for a type that can cross nodes.
+fn read_nodes(
+    s: &Section<'_>,
+    cluster: Option<&super::ClusterConfig>,
+    entry: Option<&crate::topology::registry::ServiceEntry>,
+    type_name: Option<&str>,
+) -> Vec<String> {
+    let nodes: Vec<String> = s.value("nodes").unwrap_or_default();
+    if s.node("nodes").is_none() {
+        return nodes;
+    }
+    let Some(c) = cluster else {
+        s.error(
+            "nodes",
+            "`nodes` needs a `cluster:` section (this node's name and its peers)",
+        );
+        return nodes;
+    };
+    if nodes.is_empty() {
+        s.error("nodes", "list at least one node");
+    }
+    let known: Vec<&str> = std::iter::once(c.node.as_str())
+        .chain(c.peers.iter().map(|p| p.node.as_str()))
+        .collect();
+    for (i, n) in nodes.iter().enumerate() {
+        if !known.contains(&n.as_str()) {
+            s.error(
+                "nodes",
+                format!("unknown node `{n}` (known: {})", known.join(", ")),
+            );
+        } else if nodes[..i].contains(n) {
+            s.error("nodes", format!("node `{n}` is listed twice"));
+        }
+    }
+    if entry.is_some_and(|e| e.cluster.is_none()) {
+        s.error(
+            "nodes",
+            format!(
+                "services of type `{}` cannot run across nodes (the type has no wire codec)",
+                type_name.unwrap_or_default()
+            ),
+        );
+    }
+    nodes
+}
 
 /// `route_prefix: /team-a`: one or more `/segment`s of letters, digits, `-`, `_`, `.`.
 fn read_route_prefix(s: &Section<'_>) -> Option<String> {

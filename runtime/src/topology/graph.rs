@@ -151,6 +151,18 @@ pub fn render_dot(config: &SwarmConfig) -> String {
                 dot(dep)
             );
         }
+        if let Some(c) = &config.cluster {
+            for node in &p.nodes {
+                let _ = writeln!(
+                    out,
+                    "  \"node:{}\" -> \"{n}\" [style=dotted, label=\"runs\"];",
+                    dot(node)
+                );
+            }
+            if !p.nodes.is_empty() && !p.runs_on(Some(&c.node)) {
+                let _ = writeln!(out, "  \"{n}\" [style=dashed];");
+            }
+        }
         if p.exposed {
             for c in &config.components {
                 let _ = writeln!(out, "  \"component:{}\" -> \"{n}\";", dot(&c.section));
@@ -206,6 +218,16 @@ pub fn render_text(config: &SwarmConfig) -> String {
         rows.extend(p.stages.iter().cloned());
         if let Some(prefix) = &p.route_prefix {
             rows.push(format!("routes under {prefix}"));
+        }
+        if let Some(c) = &config.cluster
+            && !p.nodes.is_empty()
+        {
+            let here = if p.runs_on(Some(&c.node)) {
+                "a pool here; calls go to the node with the shortest expected wait"
+            } else {
+                "no pool here: calls go to those nodes"
+            };
+            rows.push(format!("runs on nodes {} ({here})", p.nodes.join(", ")));
         }
         let deps: Vec<&str> = p.dependencies().collect();
         if !deps.is_empty() {

@@ -39,14 +39,26 @@ pub(crate) struct ServiceEntry {
     pub(crate) concurrency: usize,
     /// Assembles the routed service when it runs on several pools.
     pub(crate) group: GroupStarter,
+    /// Wraps the service for a cluster, when its type can cross nodes.
+    pub(crate) cluster: Option<super::ClusterWrapper>,
 }
 
 /// What [`Registry::service`] returns: attach more to the type just registered.
-pub struct ServiceTypeRegistration<'r> {
+pub struct ServiceTypeRegistration<'r, S> {
     entry: &'r mut ServiceEntry,
+    service: std::marker::PhantomData<fn() -> S>,
 }
 
-impl ServiceTypeRegistration<'_> {
+impl<S: crate::cluster::RemoteCodec> ServiceTypeRegistration<'_, S> {
+    /// Lets services of this type run across nodes (`nodes:` in YAML): its requests and
+    /// responses cross in the type's [`crate::cluster::RemoteCodec`] encoding.
+    pub fn remote(&mut self) -> &mut Self {
+        self.entry.cluster = Some(Arc::new(crate::cluster::route::wrap::<S>));
+        self
+    }
+}
+
+impl<S> ServiceTypeRegistration<'_, S> {
     /// Attaches `value` to the type (replacing an earlier value of the same type).
     pub fn attach<T: Any + Send + Sync>(&mut self, value: T) -> &mut Self {
         self.entry.attachments.0.retain(|a| !a.is::<T>());
@@ -88,7 +100,7 @@ impl Registry {
     /// worker; returning `None` without recording an error is itself reported. The first
     /// instance is created on the blocking pool, so loads done by a factory (a model, a
     /// data directory) never run on an async thread.
-    pub fn service<S, P>(&mut self, type_name: &str, parse: P) -> ServiceTypeRegistration<'_>
+    pub fn service<S, P>(&mut self, type_name: &str, parse: P) -> ServiceTypeRegistration<'_, S>
     where
         S: Service,
         P: Fn(&Section<'_>) -> Option<ServiceFactory<S>> + Send + Sync + 'static,
@@ -121,6 +133,7 @@ impl Registry {
             exposed: false,
             concurrency: 1,
             group: Arc::new(crate::scheduler::PooledService::<S>::assemble),
+            cluster: None,
         };
         // Registering a type name again replaces the earlier registration.
         let slot = self
@@ -128,7 +141,10 @@ impl Registry {
             .entry(type_name.to_string())
             .or_insert_with(|| entry.clone());
         *slot = entry;
-        ServiceTypeRegistration { entry: slot }
+        ServiceTypeRegistration {
+            entry: slot,
+            service: std::marker::PhantomData,
+        }
     }
 
     /// Registers a top-level section (such as `gateway`) read by `parse`.

@@ -34,6 +34,14 @@ struct Inner {
     /// This node's cluster membership, when the config has `cluster:`.
     cluster: tokio::sync::Mutex<Option<crate::cluster::node::ClusterNode>>,
     cluster_name: Option<String>,
+    /// Which peers serve which services (with `cluster:`).
+    directory: Option<Directory>,
+}
+
+/// The node's directory of peer gateways and its watcher actor.
+struct Directory {
+    view: Arc<crate::cluster::directory::Directory>,
+    watcher: ActorRef<()>,
 }
 
 /// A node's view of its cluster, as `/health` shows it.
@@ -113,6 +121,17 @@ impl Swarm {
             None => None,
         };
         let cluster_name = config.cluster.as_ref().map(|c| c.node.clone());
+        let directory = match &cluster_name {
+            Some(node) => {
+                let max_in_flight = config.cluster.as_ref().map_or(256, |c| c.max_in_flight);
+                let (view, watcher) =
+                    crate::cluster::directory::Directory::start(node, max_in_flight)
+                        .await
+                        .map_err(SwarmError::Internal)?;
+                Some(Directory { view, watcher })
+            }
+            None => None,
+        };
         let detect = config.devices.clone();
         let gpus = tokio::task::spawn_blocking(move || detect())
             .await
@@ -134,10 +153,22 @@ impl Swarm {
                         )));
                     }
                 }
-                if plan.pools.is_empty() {
-                    (plan.starter)(plan.spec.clone(), Some(root.get_cell())).await
+                let local = if !plan.runs_on(cluster_name.as_deref()) {
+                    None
+                } else if plan.pools.is_empty() {
+                    Some((plan.starter)(plan.spec.clone(), Some(root.get_cell())).await?)
                 } else {
-                    super::pools::start(&plan, &gpus, root.get_cell()).await
+                    Some(super::pools::start(&plan, &gpus, root.get_cell()).await?)
+                };
+                match (&plan.cluster, &directory, plan.nodes.is_empty(), local) {
+                    (Some(wrap), Some(d), false, local) => {
+                        wrap(plan.spec.clone(), local, d.view.clone()).await
+                    }
+                    (_, _, _, Some(local)) => Ok(local),
+                    (_, _, _, None) => Err(SwarmError::Internal(format!(
+                        "service `{}` runs on no node this one can reach",
+                        plan.spec.name
+                    ))),
                 }
             }
             .await;
@@ -160,6 +191,10 @@ impl Swarm {
                         e.running.shutdown(Duration::ZERO).await;
                     }
                     root.stop(None);
+                    if let Some(d) = &directory {
+                        d.view.stop();
+                        d.watcher.stop(None);
+                    }
                     if let Some(c) = cluster.take() {
                         c.stop().await;
                     }
@@ -177,6 +212,7 @@ impl Swarm {
                 gpus,
                 cluster: tokio::sync::Mutex::new(cluster),
                 cluster_name,
+                directory,
             }),
         };
         for plan in config.components {
@@ -342,6 +378,9 @@ impl Swarm {
                 }
             }
         }
+        if let Some(d) = &self.inner.directory {
+            families.extend(d.view.render());
+        }
         for f in families {
             let _ = write!(
                 text,
@@ -378,6 +417,10 @@ impl Swarm {
         for c in &components {
             // Bounded: pools are drained, so every HTTP request in flight has its answer.
             let _ = tokio::time::timeout(grace + Duration::from_secs(1), c.stopped()).await;
+        }
+        if let Some(d) = &self.inner.directory {
+            d.view.stop();
+            d.watcher.stop(None);
         }
         if let Some(node) = self.inner.cluster.lock().await.take() {
             node.stop().await;
@@ -417,6 +460,7 @@ async fn start_cluster(
         cookie,
         backoff: c.backoff,
         max_backoff: c.max_backoff,
+        tls: c.tls.clone(),
     })
     .await
     .map_err(|e| SwarmError::Internal(e.to_string()))

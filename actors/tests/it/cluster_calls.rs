@@ -1,0 +1,216 @@
+//! Calls across nodes, with three `swarm up` processes on loopback: node `a` runs no
+//! `echo` or `nash` pool of its own, so its gateway's calls go to `b` and `c` (spread by
+//! expected wait); answers and typed errors cross the wire; a full remote queue answers
+//! `overloaded`. Then `b` is killed with SIGKILL while calls are in flight to it: every
+//! caller gets an answer (a success or `unavailable`), nothing hangs, new calls go to
+//! `c`, and once `b` is back it takes work again.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::cluster_up::{free, log_says, up};
+
+const COOKIE: &str = "cluster-calls-cookie";
+
+fn config(dir: &Path, node: &str, addrs: &[(&str, SocketAddr)]) -> PathBuf {
+    let listen = addrs.iter().find(|(n, _)| *n == node).unwrap().1;
+    let peers: Vec<String> = addrs
+        .iter()
+        .filter(|(n, _)| *n != node)
+        .map(|(n, a)| format!("{{ node: {n}, address: \"{a}\" }}"))
+        .collect();
+    let path = dir.join(format!("{node}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "swarm:\n  name: {node}\ncluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    nodes: [b, c]\n    workers: 4\n  nash:\n    type: nash\n    nodes: [b, c]\n  tiny:\n    type: echo\n    nodes: [b]\n    route_prefix: /tiny\n    queue: {{ capacity: 1, overflow: reject }}\n",
+            peers.join(", ")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Waits until log lines have said that each `(peer, service)` is served.
+pub(crate) fn serves(logs: &mpsc::Receiver<String>, pairs: &[(&str, &str)]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut missing: Vec<(&str, &str)> = pairs.to_vec();
+    while !missing.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = logs
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("never served: {missing:?}: {e}"));
+        missing.retain(|(peer, service)| {
+            !(line.contains(&format!("peer serves `{service}`"))
+                && line.contains(&format!("peer={peer}")))
+        });
+    }
+}
+
+/// The sample of `metric{labels}` in a `/metrics` text (0 when absent).
+fn sample(metrics: &str, metric_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(metric_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn metrics(url: &str) -> String {
+    reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Echo calls through `url`, all at once; each answer's status and body.
+async fn burst(url: &str, n: usize, delay_ms: u64, path: &str) -> Vec<(u16, Value)> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let calls = (0..n).map(|i| {
+        let http = http.clone();
+        let url = format!("{url}{path}");
+        async move {
+            let r = http
+                .post(url)
+                .json(&json!({ "message": format!("m{i}"), "delay_ms": delay_ms }))
+                .send()
+                .await
+                .expect("every call is answered before the client's timeout");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    });
+    futures_util::future::join_all(calls).await
+}
+
+fn ok_calls(metrics: &str, peer: &str) -> f64 {
+    sample(
+        metrics,
+        &format!("swarm_cluster_peer_calls_total{{peer=\"{peer}\",outcome=\"ok\"}}"),
+    )
+}
+
+#[test]
+fn calls_cross_nodes_survive_a_killed_node_and_return_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let addrs = [("a", free()), ("b", free()), ("c", free())];
+    let (_a, url, logs_a) = up(&config(dir.path(), "a", &addrs), COOKIE);
+    let (b, _, _logs_b) = up(&config(dir.path(), "b", &addrs), COOKIE);
+    let (_c, _, _logs_c) = up(&config(dir.path(), "c", &addrs), COOKIE);
+    serves(
+        &logs_a,
+        &[
+            ("b", "echo"),
+            ("c", "echo"),
+            ("b", "nash"),
+            ("c", "nash"),
+            ("b", "tiny"),
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // Answers cross the wire and the work spreads over both nodes.
+        let answers = burst(&url, 16, 200, "/v1/echo").await;
+        for (i, (status, body)) in answers.iter().enumerate() {
+            assert_eq!(*status, 200, "{body}");
+            assert_eq!(body["message"], format!("m{i}"));
+        }
+        let m = metrics(&url).await;
+        assert!(ok_calls(&m, "b") >= 1.0 && ok_calls(&m, "c") >= 1.0, "{m}");
+        assert_eq!(ok_calls(&m, "b") + ok_calls(&m, "c"), 16.0, "{m}");
+
+        // Matching pennies: the one equilibrium is (½, ½) for both, payoffs 0.
+        let solved: Value = reqwest::Client::new()
+            .post(format!("{url}/v1/nash/solve"))
+            .json(&json!({ "row": [[1, -1], [-1, 1]], "col": [[-1, 1], [1, -1]], "method": "support_enumeration" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            solved["equilibria"],
+            json!([{ "row": [0.5, 0.5], "col": [0.5, 0.5], "payoffs": [0.0, 0.0] }]),
+            "{solved}"
+        );
+
+        // A typed error crosses as itself.
+        let (status, body) = burst(&url, 1, 70_000, "/v1/echo").await.remove(0);
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+
+        // A full remote queue answers `overloaded`: b's `tiny` holds one running, one queued.
+        let answers = burst(&url, 8, 1500, "/tiny/v1/echo").await;
+        let overloaded = answers
+            .iter()
+            .filter(|(s, b)| *s == 429 && b["error"]["code"] == "overloaded")
+            .count();
+        let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+        assert!(overloaded >= 1 && ok >= 1 && ok + overloaded == 8, "{answers:?}");
+    });
+
+    // SIGKILL b while calls are in flight to it.
+    let load = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(burst(&url, 24, 3000, "/v1/echo"))
+        })
+    };
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while sample(
+            &metrics(&url).await,
+            "swarm_cluster_peer_in_flight{peer=\"b\"}",
+        ) < 1.0
+        {
+            assert!(tokio::time::Instant::now() < deadline, "no call reached b");
+            tokio::task::yield_now().await;
+        }
+    });
+    let mut b = b;
+    b.0.kill().unwrap();
+    b.0.wait().unwrap();
+    let answers = load.join().unwrap();
+    let lost = answers
+        .iter()
+        .filter(|(s, body)| *s == 503 && body["error"]["code"] == "unavailable")
+        .count();
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert!(
+        lost >= 1,
+        "calls in flight to b must fail `unavailable`: {answers:?}"
+    );
+    assert_eq!(ok + lost, answers.len(), "{answers:?}");
+    log_says(&logs_a, "peer `b`");
+
+    rt.block_on(async {
+        let answers = burst(&url, 8, 0, "/v1/echo").await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    });
+
+    // b comes back on its address; a redials it and routes to it again.
+    let before = rt.block_on(async { ok_calls(&metrics(&url).await, "b") });
+    let (_b, _, _logs_b) = up(&config(dir.path(), "b", &addrs), COOKIE);
+    serves(&logs_a, &[("b", "echo")]);
+    rt.block_on(async {
+        let answers = burst(&url, 16, 200, "/v1/echo").await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+        let after = ok_calls(&metrics(&url).await, "b");
+        assert!(
+            after > before,
+            "b took no work after it came back: {before} → {after}"
+        );
+    });
+}

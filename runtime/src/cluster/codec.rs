@@ -1,0 +1,260 @@
+//! How a service's own requests and responses cross between nodes: the [`RemoteCodec`]
+//! a service type implements to be reachable from other nodes, and the field reader and
+//! writers every codec (and the frame format in `wire.rs`) is built from.
+//!
+//! Fields are big-endian and length-prefixed: `u16` before short text (at most 256 bytes),
+//! `u32` before long byte strings (at most [`MAX_FRAME`]), `f64` as its IEEE-754 bits.
+//! Every read checks the length first, so a short or hostile payload is an error, never a
+//! panic.
+
+use super::wire::{MAX_FRAME, WireError};
+use crate::error::SwarmError;
+use crate::service::Service;
+
+/// The longest short text field (names, codes, traceparents).
+pub const MAX_NAME: usize = 256;
+
+/// A service type whose requests and responses can cross to another node. Register it
+/// with [`crate::ServiceTypeRegistration::remote`]; each encoding is the service's own,
+/// inside the versioned request and reply frames.
+pub trait RemoteCodec: Service {
+    /// The request's bytes.
+    fn encode_request(request: &Self::Request) -> Result<Vec<u8>, WireError>;
+    /// Reads a request; bad bytes are an error, never a panic.
+    fn decode_request(bytes: &[u8]) -> Result<Self::Request, WireError>;
+    /// The response's bytes.
+    fn encode_response(response: &Self::Response) -> Result<Vec<u8>, WireError>;
+    /// Reads a response; bad bytes are an error, never a panic.
+    fn decode_response(bytes: &[u8]) -> Result<Self::Response, WireError>;
+}
+
+/// Appends short text: `u16` length, then the bytes (at most [`MAX_NAME`]).
+pub fn put_short(out: &mut Vec<u8>, text: &str, what: &'static str) -> Result<(), WireError> {
+    if text.len() > MAX_NAME {
+        return Err(WireError::TooLarge(what));
+    }
+    out.extend_from_slice(&(text.len() as u16).to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+/// Appends a byte string: `u32` length, then the bytes (at most [`MAX_FRAME`]).
+pub fn put_long(out: &mut Vec<u8>, bytes: &[u8], what: &'static str) -> Result<(), WireError> {
+    if bytes.len() > MAX_FRAME {
+        return Err(WireError::TooLarge(what));
+    }
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// Appends a `u32` count of values and each `f64` (at most [`MAX_FRAME`] / 8 values).
+pub fn put_f64s(out: &mut Vec<u8>, values: &[f64], what: &'static str) -> Result<(), WireError> {
+    if values.len() > MAX_FRAME / 8 {
+        return Err(WireError::TooLarge(what));
+    }
+    out.extend_from_slice(&(values.len() as u32).to_be_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_bits().to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Reads fields in order; every read checks the length first.
+pub struct FieldReader<'a>(&'a [u8]);
+
+impl<'a> FieldReader<'a> {
+    /// A reader over `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.0.len() < n {
+            return Err(WireError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    /// One byte.
+    pub fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    /// A big-endian `u16`.
+    pub fn u16(&mut self) -> Result<u16, WireError> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    /// A big-endian `u32`.
+    pub fn u32(&mut self) -> Result<u32, WireError> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    /// A big-endian `u64`.
+    pub fn u64(&mut self) -> Result<u64, WireError> {
+        self.array().map(u64::from_be_bytes)
+    }
+
+    /// An `f64` from its big-endian bits.
+    pub fn f64(&mut self) -> Result<f64, WireError> {
+        self.u64().map(f64::from_bits)
+    }
+
+    /// Short text written by [`put_short`].
+    pub fn short(&mut self, what: &'static str) -> Result<String, WireError> {
+        let n = usize::from(self.u16()?);
+        if n > MAX_NAME {
+            return Err(WireError::TooLarge(what));
+        }
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| WireError::Invalid(what))
+    }
+
+    /// A byte string written by [`put_long`].
+    pub fn long(&mut self, what: &'static str) -> Result<Vec<u8>, WireError> {
+        let n = self.u32()? as usize;
+        if n > MAX_FRAME {
+            return Err(WireError::TooLarge(what));
+        }
+        Ok(self.take(n)?.to_vec())
+    }
+
+    /// Values written by [`put_f64s`].
+    pub fn f64s(&mut self, what: &'static str) -> Result<Vec<f64>, WireError> {
+        let n = self.u32()? as usize;
+        if n > MAX_FRAME / 8 || n * 8 > self.0.len() {
+            return Err(if n > MAX_FRAME / 8 {
+                WireError::TooLarge(what)
+            } else {
+                WireError::Truncated
+            });
+        }
+        (0..n).map(|_| self.f64()).collect()
+    }
+
+    /// Checks nothing follows the last field.
+    pub fn end(self) -> Result<(), WireError> {
+        match self.0.len() {
+            0 => Ok(()),
+            n => Err(WireError::Trailing(n)),
+        }
+    }
+}
+
+/// A [`SwarmError`] as a reply frame carries it: its code and a message. For
+/// `overloaded` and `dropped` the message is `"<retry-after ms> <policy>"`, so the caller
+/// gets the same typed error (and hint) a local queue would have given.
+pub fn error_to_wire(e: &SwarmError) -> (crate::ErrorCode, String) {
+    let message = match e {
+        SwarmError::Overloaded { retry_after, .. } => format!("{}", retry_after.as_millis()),
+        SwarmError::Dropped {
+            retry_after,
+            policy,
+            ..
+        } => format!("{} {policy}", retry_after.as_millis()),
+        SwarmError::Unavailable(m)
+        | SwarmError::InvalidRequest(m)
+        | SwarmError::NotFound(m)
+        | SwarmError::Internal(m) => m.clone(),
+        SwarmError::DeadlineExceeded | SwarmError::WorkerCrashed => String::new(),
+    };
+    (e.code(), message)
+}
+
+/// The typed error a reply frame's code and message stand for (`service` names the
+/// service called, for the errors that carry it).
+pub fn error_from_wire(code: crate::ErrorCode, message: &str, service: &str) -> SwarmError {
+    use crate::ErrorCode as C;
+    let mut words = message.split(' ');
+    let retry_after =
+        std::time::Duration::from_millis(words.next().and_then(|w| w.parse().ok()).unwrap_or(0));
+    match code {
+        C::Overloaded => SwarmError::Overloaded {
+            service: service.to_string(),
+            retry_after,
+        },
+        C::Dropped => SwarmError::Dropped {
+            service: service.to_string(),
+            policy: words
+                .next()
+                .and_then(crate::OverflowPolicy::from_name)
+                .map_or("drop_oldest", crate::OverflowPolicy::name),
+            retry_after,
+        },
+        C::DeadlineExceeded => SwarmError::DeadlineExceeded,
+        C::WorkerCrashed => SwarmError::WorkerCrashed,
+        C::Unavailable => SwarmError::Unavailable(message.to_string()),
+        C::InvalidRequest => SwarmError::InvalidRequest(message.to_string()),
+        C::NotFound => SwarmError::NotFound(message.to_string()),
+        _ => SwarmError::Internal(message.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn every_error_crosses_as_itself() {
+        let errors = [
+            SwarmError::Overloaded {
+                service: "nash".into(),
+                retry_after: Duration::from_millis(250),
+            },
+            SwarmError::Dropped {
+                service: "nash".into(),
+                policy: "drop_newest",
+                retry_after: Duration::from_millis(7),
+            },
+            SwarmError::DeadlineExceeded,
+            SwarmError::WorkerCrashed,
+            SwarmError::Unavailable("draining".into()),
+            SwarmError::InvalidRequest("`row` is ragged".into()),
+            SwarmError::NotFound("round r1".into()),
+            SwarmError::Internal("disk".into()),
+        ];
+        for e in errors {
+            let (code, message) = error_to_wire(&e);
+            assert_eq!(error_from_wire(code, &message, "nash"), e);
+        }
+    }
+
+    #[test]
+    fn fields_round_trip_and_short_input_is_an_error() {
+        let mut out = Vec::new();
+        put_short(&mut out, "héllo", "name").unwrap();
+        put_long(&mut out, &[1, 2, 3], "bytes").unwrap();
+        put_f64s(&mut out, &[0.1, -0.0, f64::MAX], "values").unwrap();
+        let mut r = FieldReader::new(&out);
+        assert_eq!(r.short("name").unwrap(), "héllo");
+        assert_eq!(r.long("bytes").unwrap(), vec![1, 2, 3]);
+        let values = r.f64s("values").unwrap();
+        assert_eq!(values[0].to_bits(), 0.1f64.to_bits());
+        assert!(values[1].is_sign_negative());
+        r.end().unwrap();
+        for cut in 0..out.len() {
+            let mut r = FieldReader::new(&out[..cut]);
+            let all = r
+                .short("name")
+                .and_then(|_| r.long("bytes"))
+                .and_then(|_| r.f64s("values"));
+            assert!(all.is_err(), "cut at {cut}");
+        }
+        // A count larger than what follows is refused before any allocation.
+        let mut r = FieldReader::new(&[0, 0x10, 0, 0]);
+        assert_eq!(r.f64s("values"), Err(WireError::Truncated));
+        assert!(put_short(&mut Vec::new(), &"x".repeat(MAX_NAME + 1), "name").is_err());
+    }
+}
