@@ -8,6 +8,7 @@ pub mod core;
 pub mod rounds;
 mod secure;
 pub mod service;
+pub mod wire;
 
 pub use client::FlClient;
 pub use rounds::Retention;

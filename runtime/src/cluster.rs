@@ -11,6 +11,7 @@ pub(crate) mod directory;
 pub mod gateway;
 pub mod node;
 pub(crate) mod route;
+pub(crate) mod service;
 pub mod tls;
 pub mod wire;
 

@@ -116,8 +116,8 @@ pub(crate) fn client_of<S: Service>(running: &dyn Any) -> Option<crate::Client<S
         })
         .or_else(|| {
             running
-                .downcast_ref::<crate::cluster::route::ClusterService<S>>()
-                .map(crate::cluster::route::ClusterService::client)
+                .downcast_ref::<crate::cluster::service::ClusterService<S>>()
+                .map(crate::cluster::service::ClusterService::client)
         })
 }
 

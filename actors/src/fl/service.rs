@@ -219,7 +219,8 @@ async fn wait_for_end(
 
 /// Registers service type `fl` (params: `keep_closed_for`, `keep_closed`: how long and
 /// how many ended rounds stay readable; `fhe`: the FHE service that sums secure_fedavg
-/// rounds) with its routes. Every worker shares one set of rounds.
+/// rounds) with its routes. Every worker shares one set of rounds; across nodes, a round
+/// lives on the node that opened it.
 pub fn register(registry: &mut Registry) {
     registry
         .service::<FlService, _>("fl", |params: &Section<'_>| {
@@ -239,5 +240,6 @@ pub fn register(registry: &mut Registry) {
                 Ok(FlService::new(rounds.clone(), fhe.clone()))
             }))
         })
-        .expose(crate::http::HttpApi::new(super::api::routes));
+        .expose(crate::http::HttpApi::new(super::api::routes))
+        .remote();
 }

@@ -123,6 +123,37 @@ fn a_builder_mistake_is_refused_with_its_key_path() {
     );
 }
 
+#[test]
+fn a_builder_cluster_places_services_on_nodes_like_yaml() {
+    use swarm_runtime::topology::ServiceOptions;
+    let cluster = json!({ "node": "a", "listen": "127.0.0.1:7001", "cookie_env": "C",
+        "peers": [{ "node": "b", "address": "127.0.0.1:7002" }] });
+    let plan = SwarmBuilder::new("placed")
+        .section("cluster", cluster.clone())
+        .service_with(
+            "nash",
+            "nash",
+            NashParams,
+            ServiceOptions::new().nodes(["b"]),
+        )
+        .build(&common::registry())
+        .unwrap();
+    assert_eq!(plan.services[0].nodes, ["b"]);
+    assert!(!plan.services[0].runs_on(Some("a")));
+    let e = SwarmBuilder::new("misplaced")
+        .section("cluster", cluster)
+        .service_with(
+            "nash",
+            "nash",
+            NashParams,
+            ServiceOptions::new().nodes(["z"]),
+        )
+        .build(&common::registry())
+        .expect_err("unknown node");
+    assert_eq!(e.0[0].path, "services.nash.nodes");
+    assert_eq!(e.0[0].message, "unknown node `z` (known: a, b)");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rust_caller_searches_by_text_through_the_vector_client() {
     let swarm = within(built("embed").start(&common::registry()))

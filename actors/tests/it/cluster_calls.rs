@@ -1,7 +1,7 @@
 //! Calls across nodes, with three `swarm up` processes on loopback: node `a` runs no
 //! `echo` or `nash` pool of its own, so its gateway's calls go to `b` and `c` (spread by
 //! expected wait); answers and typed errors cross the wire; a full remote queue answers
-//! `overloaded`. Then `b` is killed with SIGKILL while calls are in flight to it: every
+//! `overloaded`; FL rounds live on the node that opened them and calls follow them. Then `b` is killed with SIGKILL while calls are in flight to it: every
 //! caller gets an answer (a success or `unavailable`), nothing hangs, new calls go to
 //! `c`, and once `b` is back it takes work again.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -28,7 +28,7 @@ fn config(dir: &Path, node: &str, addrs: &[(&str, SocketAddr)]) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "swarm:\n  name: {node}\ncluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    nodes: [b, c]\n    workers: 4\n  nash:\n    type: nash\n    nodes: [b, c]\n  tiny:\n    type: echo\n    nodes: [b]\n    route_prefix: /tiny\n    queue: {{ capacity: 1, overflow: reject }}\n",
+            "swarm:\n  name: {node}\ncluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    nodes: [b, c]\n    workers: 4\n  nash:\n    type: nash\n    nodes: [b, c]\n  fl:\n    type: fl\n    nodes: [b, c]\n  tiny:\n    type: echo\n    nodes: [b]\n    route_prefix: /tiny\n    queue: {{ capacity: 1, overflow: reject }}\n",
             peers.join(", ")
         ),
     )
@@ -143,6 +143,48 @@ fn calls_cross_nodes_survive_a_killed_node_and_return_to_it() {
             json!([{ "row": [0.5, 0.5], "col": [0.5, 0.5], "payoffs": [0.0, 0.0] }]),
             "{solved}"
         );
+
+        // FL rounds live where they were opened: submissions and reads follow them there.
+        let http = reqwest::Client::new();
+        for _ in 0..3 {
+            let round: Value = http
+                .post(format!("{url}/v1/fl/rounds"))
+                .json(&json!({ "strategy": { "name": "fedmedian" }, "min_clients": 3 }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = round["id"].as_str().unwrap_or_else(|| panic!("{round}")).to_string();
+            for (client, w) in [("x", [1.0, 2.0, 3.0]), ("y", [5.0, 0.0, 3.0]), ("z", [2.0, 9.0, -1.0])] {
+                let r = http
+                    .post(format!("{url}/v1/fl/rounds/{id}/updates"))
+                    .json(&json!({ "client": client, "num_examples": 1, "weights": w }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            }
+            let got: Value = http
+                .get(format!("{url}/v1/fl/rounds/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(got["status"]["state"], "closed", "{got}");
+            // The coordinate-wise median of the three updates.
+            assert_eq!(got["model"], json!([2.0, 2.0, 3.0]), "{got}");
+        }
+        // A round no node has is asked around, then `not_found`.
+        let r = http
+            .get(format!("{url}/v1/fl/rounds/r0123456789abcdef"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
 
         // A typed error crosses as itself.
         let (status, body) = burst(&url, 1, 70_000, "/v1/echo").await.remove(0);

@@ -2,9 +2,10 @@
 //! other nodes are `swarm up` processes, each pinned to its own core with `taskset` where
 //! the machine has the cores.
 //!
-//! - throughput: 9×9 games solved by support enumeration (CPU-bound) on 1, 2 and 3 node
-//!   processes of one worker each, through node `a`'s typed client, against one node in
-//!   the same run; every solution is checked against a local solve.
+//! - throughput: 9×9 games solved by support enumeration (CPU-bound), and FedMedian
+//!   rounds of large updates, on 1, 2 and 3 node processes of one worker each, through
+//!   node `a`'s typed client, against one node in the same run; every answer is checked
+//!   against a local computation.
 //! - latency: request-reply of an echo service in this process against the same service
 //!   on a peer node (p50 and p99 of sequential calls).
 //!
@@ -124,9 +125,23 @@ fn games() -> anyhow::Result<Vec<Game>> {
         .collect()
 }
 
-/// Games per second over `k` node processes of one worker each.
+/// What a throughput row runs.
+#[derive(Clone, Copy)]
+enum Work {
+    /// 9×9 support enumeration.
+    Nash,
+    /// FedMedian rounds of `FL_CLIENTS` updates of `FL_DIM` floats.
+    FedMedian,
+}
+
+const FL_ROUNDS: usize = 24;
+const FL_CLIENTS: usize = 5;
+const FL_DIM: usize = 100_000;
+
+/// Work items per second over `k` node processes of one worker each.
 async fn throughput(
     swarm_bin: &str,
+    work: Work,
     k: usize,
     cores: usize,
     games: &[Game],
@@ -138,8 +153,12 @@ async fn throughput(
         nodes.push((format!("n{i}"), free_port()?));
     }
     let names: Vec<String> = nodes[1..].iter().map(|n| n.0.clone()).collect();
+    let kind = match work {
+        Work::Nash => "nash",
+        Work::FedMedian => "fl",
+    };
     let service = format!(
-        "services:\n  nash:\n    type: nash\n    workers: 1\n    queue: {{ capacity: 4096 }}\n    nodes: [{}]\n",
+        "services:\n  {kind}:\n    type: {kind}\n    workers: 1\n    queue: {{ capacity: 4096 }}\n    nodes: [{}]\n",
         names.join(", ")
     );
     let mut procs = Vec::new();
@@ -155,7 +174,75 @@ async fn throughput(
     let config = SwarmConfig::from_yaml(&yaml, "node-a", &swarm_actors::registry())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let swarm = Swarm::start(config).await?;
-    wait_for_peers(&swarm, "nash", &names).await?;
+    wait_for_peers(&swarm, kind, &names).await?;
+    let rate = match work {
+        Work::Nash => nash_rate(&swarm, k, games, expected).await?,
+        Work::FedMedian => fl_rate(&swarm, k).await?,
+    };
+    swarm.shutdown().await;
+    drop(procs);
+    Ok(rate)
+}
+
+/// Rounds per second: each opened where the expected wait is shortest, its updates sent
+/// after it (the round's node), the last one aggregating.
+async fn fl_rate(swarm: &Swarm, k: usize) -> anyhow::Result<f64> {
+    use swarm_actors::fl::core::Strategy;
+    use swarm_actors::fl::service::OpenRound;
+    use swarm_actors::fl::{FlRequest, FlService};
+    let client = swarm.client::<FlService>("fl")?;
+    let updates = swarm_benches::fl_updates(FL_CLIENTS, FL_DIM);
+    let want: Vec<f32> = (0..FL_DIM)
+        .map(|i| {
+            let mut col: Vec<f32> = updates.iter().map(|u| u.weights[i]).collect();
+            col.sort_by(f32::total_cmp);
+            col[FL_CLIENTS / 2]
+        })
+        .collect();
+    let started = Instant::now();
+    let limit = Arc::new(tokio::sync::Semaphore::new(2 * k));
+    let mut tasks = Vec::new();
+    for _ in 0..FL_ROUNDS {
+        let (client, limit, updates) = (client.clone(), limit.clone(), updates.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let open = OpenRound {
+                strategy: Strategy::FedMedian,
+                min_clients: FL_CLIENTS,
+                deadline: Duration::from_secs(600),
+                dimension: Some(FL_DIM),
+                current: None,
+                after: None,
+            };
+            let round = client.call(FlRequest::Open(Box::new(open))).await?;
+            let mut last = None;
+            for update in updates {
+                let submit = FlRequest::Submit {
+                    round: round.id.clone(),
+                    update,
+                };
+                last = Some(client.call(submit).await?);
+            }
+            Ok::<_, swarm_runtime::SwarmError>(last)
+        }));
+    }
+    for task in tasks {
+        let view = task.await??.context("no update sent")?;
+        let model = view.model.context("the round did not close")?;
+        if model[..] != want[..] {
+            bail!("a remote FedMedian differs from the local median");
+        }
+    }
+    Ok(FL_ROUNDS as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Games per second.
+async fn nash_rate(
+    swarm: &Swarm,
+    k: usize,
+    games: &[Game],
+    expected: &[usize],
+) -> anyhow::Result<f64> {
     let client = swarm.client::<NashService>("nash")?;
     let started = Instant::now();
     let limit = Arc::new(tokio::sync::Semaphore::new(8 * k));
@@ -178,10 +265,7 @@ async fn throughput(
             bail!("a remote solution differs from the local solve");
         }
     }
-    let rate = games.len() as f64 / started.elapsed().as_secs_f64();
-    swarm.shutdown().await;
-    drop(procs);
-    Ok(rate)
+    Ok(games.len() as f64 / started.elapsed().as_secs_f64())
 }
 
 /// p50 and p99 of sequential echo calls: in this process, and to a peer.
@@ -237,17 +321,27 @@ async fn main() -> anyhow::Result<()> {
         .map(|g| solve(g, Method::SupportEnumeration, Options::default(), &budget))
         .map(|s| s.map(|s| s.equilibria.len()))
         .collect::<Result<_, _>>()?;
-    println!("| node processes | pinned | games/s | vs one node |\n|---|---|---|---|");
-    let mut one = None;
-    for k in 1..=3 {
-        let rate = throughput(&swarm_bin, k, cores, &games, &expected).await?;
-        let base = *one.get_or_insert(rate);
-        let pinned = if k <= cores {
-            format!("one core each (of {cores})")
-        } else {
-            format!("no: {k} nodes on {} cores", cores.max(1))
-        };
-        println!("| {k} | {pinned} | {rate:.1} | {:.2}× |", rate / base);
+    println!(
+        "| work | node processes | pinned | per second | vs one node |\n|---|---|---|---|---|"
+    );
+    for (work, label) in [
+        (Work::Nash, "Nash 9×9 support enumeration (games)"),
+        (Work::FedMedian, "FedMedian, 5 × 100,000 floats (rounds)"),
+    ] {
+        let mut one = None;
+        for k in 1..=3 {
+            let rate = throughput(&swarm_bin, work, k, cores, &games, &expected).await?;
+            let base = *one.get_or_insert(rate);
+            let pinned = if k <= cores {
+                format!("one core each (of {cores})")
+            } else {
+                format!("no: {k} nodes on {} cores", cores.max(1))
+            };
+            println!(
+                "| {label} | {k} | {pinned} | {rate:.1} | {:.2}× |",
+                rate / base
+            );
+        }
     }
     let [(h50, h99), (f50, f99)] = latency(&swarm_bin).await?;
     println!("\n| echo request-reply | p50 | p99 |\n|---|---|---|");

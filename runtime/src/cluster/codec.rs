@@ -26,6 +26,18 @@ pub trait RemoteCodec: Service {
     fn encode_response(response: &Self::Response) -> Result<Vec<u8>, WireError>;
     /// Reads a response; bad bytes are an error, never a panic.
     fn decode_response(bytes: &[u8]) -> Result<Self::Response, WireError>;
+
+    /// The key of the state a request must reach (an FL round's id): a call with a key
+    /// goes to the node that created that state. `None`, the default: any node.
+    fn affinity(_request: &Self::Request) -> Option<&str> {
+        None
+    }
+
+    /// The key of state a response says was created where the call ran (a new round's
+    /// id): later calls with that key go there.
+    fn created(_response: &Self::Response) -> Option<&str> {
+        None
+    }
 }
 
 /// Appends short text: `u16` length, then the bytes (at most [`MAX_NAME`]).

@@ -6,9 +6,9 @@
 //! on calls in flight (`overloaded` beyond it), the caller's deadline, and the peer's
 //! heartbeat (`unavailable` the moment it is found dead).
 
-use std::any::Any;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
@@ -22,11 +22,10 @@ use super::wire::{RemoteReply, RemoteRequest};
 use crate::client::{CallOptions, Client, ClusterCall};
 use crate::envelope::{Reply, RequestId};
 use crate::error::SwarmError;
-use crate::metrics::{QueueGauge, ServiceMetrics};
-use crate::pool::{DrainReport, Health, PoolSpec};
+use crate::pool::PoolSpec;
 use crate::scheduler::Device;
 use crate::scheduler::estimate::{self, PoolLoad};
-use crate::topology::{BoxFuture, RunningService};
+use crate::topology::BoxFuture;
 
 /// Routes one service's calls between this node and its peers.
 pub(crate) struct ClusterRoute<S: RemoteCodec> {
@@ -34,14 +33,42 @@ pub(crate) struct ClusterRoute<S: RemoteCodec> {
     default_deadline: Duration,
     local: Option<Client<S>>,
     directory: Arc<Directory>,
+    homes: Mutex<Homes>,
+    turn: std::sync::atomic::AtomicUsize,
 }
 
+#[derive(Clone)]
 enum Target {
     Local,
     Remote(Arc<Member>),
 }
 
+/// Where keyed state lives (`None`: this node), for [`RemoteCodec::affinity`]; the
+/// oldest entries are forgotten past [`MAX_HOMES`] (a forgotten key is asked around).
+#[derive(Default)]
+struct Homes {
+    node: HashMap<String, Option<String>>,
+    order: VecDeque<String>,
+}
+
+const MAX_HOMES: usize = 65_536;
+
 impl<S: RemoteCodec> ClusterRoute<S> {
+    pub(crate) fn new(
+        spec: &PoolSpec,
+        local: Option<Client<S>>,
+        directory: Arc<Directory>,
+    ) -> Self {
+        Self {
+            service: spec.name.clone(),
+            default_deadline: spec.default_deadline,
+            local,
+            directory,
+            homes: Mutex::new(Homes::default()),
+            turn: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
     fn pick(&self, units: f64) -> Option<Target> {
         let now = Instant::now();
         let mut loads: Vec<PoolLoad> = self
@@ -50,7 +77,12 @@ impl<S: RemoteCodec> ClusterRoute<S> {
             .map(|c| c.local_loads(now))
             .unwrap_or_default();
         let local = loads.len();
-        let members = self.directory.members_of(&self.service);
+        let mut members = self.directory.members_of(&self.service);
+        // Peers that tie are taken in turn (this node still wins its ties).
+        if !members.is_empty() {
+            let turn = self.turn.fetch_add(1, Relaxed) % members.len();
+            members.rotate_left(turn);
+        }
         for m in &members {
             let l = m.load();
             loads.push(PoolLoad {
@@ -183,156 +215,146 @@ impl<S: RemoteCodec> ClusterCall<S> for ClusterRoute<S> {
         options: CallOptions,
     ) -> BoxFuture<'_, Reply<S::Response>> {
         Box::pin(async move {
-            match self.pick(S::work_units(&request)) {
-                None => Err(self.nobody()),
-                Some(Target::Local) => match &self.local {
-                    Some(local) => {
-                        let timeout = deadline.saturating_duration_since(Instant::now());
-                        let options = CallOptions {
-                            timeout: Some(timeout),
-                            ..options
-                        };
-                        local.dispatch(request, options).await
+            let key = S::affinity(&request).map(str::to_string);
+            let home = key.as_deref().and_then(|k| self.home(k));
+            let (reply, ran_on) = match (key.as_deref(), home) {
+                (Some(_), Some(None)) => (
+                    self.run(Target::Local, request, deadline, options).await,
+                    Some(Target::Local),
+                ),
+                (Some(k), Some(Some(node))) => {
+                    let member = self
+                        .directory
+                        .members_of(&self.service)
+                        .into_iter()
+                        .find(|m| m.node == node && m.alive());
+                    match member {
+                        Some(m) => {
+                            let t = Target::Remote(m);
+                            (
+                                self.run(t.clone(), request, deadline, options).await,
+                                Some(t),
+                            )
+                        }
+                        None => (
+                            Err(SwarmError::Unavailable(format!(
+                                "`{k}` of `{}` lives on node `{node}`, which is not reachable now",
+                                self.service
+                            ))),
+                            None,
+                        ),
                     }
-                    None => Err(self.nobody()),
+                }
+                (Some(_), None) => self.ask_around(request, deadline, options).await,
+                (None, _) => match self.pick(S::work_units(&request)) {
+                    None => (Err(self.nobody()), None),
+                    Some(t) => (
+                        self.run(t.clone(), request, deadline, options).await,
+                        Some(t),
+                    ),
                 },
-                Some(Target::Remote(member)) => {
-                    tracing::Span::current().record("route", member.node.as_str());
-                    let span = tracing::info_span!("swarm.remote.call", service = %self.service, peer = %member.node);
-                    let reply = self
-                        .remote(&member, request, deadline, options)
-                        .instrument(span)
-                        .await;
-                    member.peer.count(match &reply {
-                        Ok(_) => "ok",
-                        Err(e) => e.code().as_str(),
-                    });
-                    reply
+            };
+            if let (Ok(response), Some(t)) = (&reply, ran_on) {
+                if let Some(created) = S::created(response) {
+                    self.remember(created, &t);
+                }
+                if let Some(k) = key.as_deref() {
+                    self.remember(k, &t);
                 }
             }
+            reply
         })
     }
 }
 
-/// A service as a node of a cluster runs it: this node's pools (when it is one of the
-/// service's `nodes`), its gateway for peers, and the route in front of both.
-pub(crate) struct ClusterService<S: crate::Service> {
-    spec: PoolSpec,
-    local: Option<Arc<dyn RunningService>>,
-    gateway: Option<ractor::ActorRef<GatewayMsg>>,
-    route: Arc<dyn ClusterCall<S>>,
-    directory: Arc<Directory>,
-}
-
-/// Wraps a started (or absent) local service for the cluster: starts its gateway when it
-/// runs here.
-pub(crate) fn wrap<S: RemoteCodec>(
-    spec: PoolSpec,
-    local: Option<Arc<dyn RunningService>>,
-    directory: Arc<Directory>,
-) -> BoxFuture<'static, Result<Arc<dyn RunningService>, SwarmError>> {
-    Box::pin(async move {
-        let client = local
-            .as_ref()
-            .and_then(|l| crate::topology::client_of::<S>(l.as_any()));
-        let gateway = match &client {
-            Some(client) => {
-                let state = super::gateway::GatewayState {
-                    serve: super::gateway::serve(client.clone(), directory.node.clone()),
-                    hello: directory.hello_frame(),
-                    service: spec.name.clone(),
-                };
-                let (actor, _) = ractor::Actor::spawn(None, super::gateway::ServiceGateway, state)
-                    .await
-                    .map_err(|e| {
-                        SwarmError::Internal(format!("gateway of `{}` failed: {e}", spec.name))
-                    })?;
-                Some(actor)
+impl<S: RemoteCodec> ClusterRoute<S> {
+    /// Runs the call on `target`.
+    async fn run(
+        &self,
+        target: Target,
+        request: S::Request,
+        deadline: Instant,
+        options: CallOptions,
+    ) -> Reply<S::Response> {
+        match target {
+            Target::Local => match &self.local {
+                Some(local) => {
+                    let timeout = deadline.saturating_duration_since(Instant::now());
+                    let options = CallOptions {
+                        timeout: Some(timeout),
+                        ..options
+                    };
+                    local.dispatch(request, options).await
+                }
+                None => Err(self.nobody()),
+            },
+            Target::Remote(member) => {
+                tracing::Span::current().record("route", member.node.as_str());
+                let span = tracing::info_span!("swarm.remote.call", service = %self.service, peer = %member.node);
+                let reply = self
+                    .remote(&member, request, deadline, options)
+                    .instrument(span)
+                    .await;
+                member.peer.count(match &reply {
+                    Ok(_) => "ok",
+                    Err(e) => e.code().as_str(),
+                });
+                reply
             }
-            None => None,
-        };
-        let route = Arc::new(ClusterRoute::<S> {
-            service: spec.name.clone(),
-            default_deadline: spec.default_deadline,
-            local: client,
-            directory: directory.clone(),
-        });
-        Ok(Arc::new(ClusterService::<S> {
-            spec,
-            local,
-            gateway,
-            route,
-            directory,
-        }) as Arc<dyn RunningService>)
-    })
-}
-
-impl<S: crate::Service> ClusterService<S> {
-    pub(crate) fn client(&self) -> Client<S> {
-        Client::cluster(self.route.clone())
-    }
-}
-
-impl<S: crate::Service> RunningService for ClusterService<S> {
-    fn spec(&self) -> &PoolSpec {
-        &self.spec
+        }
     }
 
-    fn check(&self) -> BoxFuture<'_, Health> {
-        Box::pin(async move {
-            let local = match &self.local {
-                Some(l) => Some(l.check().await),
-                None => None,
-            };
-            let peers: Vec<String> = self
-                .directory
-                .members_of(&self.spec.name)
-                .iter()
+    /// A key this node has not seen: tries this node, then each live peer, until one
+    /// knows it (`not_found` means the call changed nothing there, so the next may try).
+    async fn ask_around(
+        &self,
+        request: S::Request,
+        deadline: Instant,
+        options: CallOptions,
+    ) -> (Reply<S::Response>, Option<Target>) {
+        let mut targets: Vec<Target> = self.local.iter().map(|_| Target::Local).collect();
+        targets.extend(
+            self.directory
+                .members_of(&self.service)
+                .into_iter()
                 .filter(|m| m.alive())
-                .map(|m| m.node.clone())
-                .collect();
-            let healthy = local.as_ref().is_some_and(|h| h.healthy) || !peers.is_empty();
-            let here = local.map_or("not run on this node".to_string(), |h| h.detail);
-            Health {
-                healthy,
-                detail: format!("{here}; peers serving it: [{}]", peers.join(", ")),
+                .map(Target::Remote),
+        );
+        let mut last = (Err(self.nobody()), None);
+        for t in targets {
+            let reply = self
+                .run(t.clone(), request.clone(), deadline, options.clone())
+                .await;
+            let not_here = matches!(reply, Err(SwarmError::NotFound(_)));
+            last = (reply, Some(t));
+            if !not_here {
+                break;
             }
-        })
+        }
+        last
     }
 
-    fn metric_rows(&self, service: &str) -> Vec<(String, &ServiceMetrics, QueueGauge)> {
-        self.local
-            .as_ref()
-            .map(|l| l.metric_rows(service))
-            .unwrap_or_default()
+    fn homes(&self) -> std::sync::MutexGuard<'_, Homes> {
+        self.homes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn families(&self, service: &str) -> Vec<crate::service::MetricFamily> {
-        // Per-peer figures are the node's, printed once by the swarm.
-        self.local
-            .as_ref()
-            .map(|l| l.families(service))
-            .unwrap_or_default()
+    fn home(&self, key: &str) -> Option<Option<String>> {
+        self.homes().node.get(key).cloned()
     }
 
-    fn pools(&self) -> Vec<crate::scheduler::PoolStatus> {
-        self.local.as_ref().map(|l| l.pools()).unwrap_or_default()
-    }
-
-    fn shutdown(&self, grace: Duration) -> BoxFuture<'_, DrainReport> {
-        Box::pin(async move {
-            // Peers stop routing here first; calls already admitted drain with the pool.
-            if let Some(g) = &self.gateway {
-                g.stop(None);
+    fn remember(&self, key: &str, target: &Target) {
+        let node = match target {
+            Target::Local => None,
+            Target::Remote(m) => Some(m.node.clone()),
+        };
+        let mut homes = self.homes();
+        if homes.node.insert(key.to_string(), node).is_none() {
+            homes.order.push_back(key.to_string());
+            if homes.order.len() > MAX_HOMES
+                && let Some(old) = homes.order.pop_front()
+            {
+                homes.node.remove(&old);
             }
-            match &self.local {
-                Some(l) => l.shutdown(grace).await,
-                None => DrainReport::default(),
-            }
-        })
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+        }
     }
 }

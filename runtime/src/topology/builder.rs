@@ -82,6 +82,14 @@ impl ServiceOptions {
         self.0.insert("routing".into(), routing.name().into());
         self
     }
+
+    /// `nodes`: the cluster nodes that run the service (needs a `cluster` section, set
+    /// with [`SwarmBuilder::section`]); calls from other nodes are sent to them.
+    pub fn nodes<'a>(mut self, nodes: impl IntoIterator<Item = &'a str>) -> Self {
+        let nodes: Vec<Json> = nodes.into_iter().map(Json::from).collect();
+        self.0.insert("nodes".into(), Json::Array(nodes));
+        self
+    }
 }
 
 /// One entry of `pools` as the YAML keys say it; unset keys keep their defaults.

@@ -53,7 +53,7 @@ impl<S: crate::cluster::RemoteCodec> ServiceTypeRegistration<'_, S> {
     /// Lets services of this type run across nodes (`nodes:` in YAML): its requests and
     /// responses cross in the type's [`crate::cluster::RemoteCodec`] encoding.
     pub fn remote(&mut self) -> &mut Self {
-        self.entry.cluster = Some(Arc::new(crate::cluster::route::wrap::<S>));
+        self.entry.cluster = Some(Arc::new(crate::cluster::service::wrap::<S>));
         self
     }
 }
