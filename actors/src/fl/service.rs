@@ -140,6 +140,8 @@ impl Service for FlService {
             let left = ctx
                 .deadline
                 .saturating_duration_since(tokio::time::Instant::now());
+            // Answer with the round as it is a little before the deadline, not a 504 at it.
+            let left = left.saturating_sub(left / 20 + Duration::from_millis(10));
             return wait_for_end(self.rounds.clone(), round, wait.min(left)).await;
         }
         let rounds = self.rounds.clone();

@@ -165,26 +165,38 @@ impl Directory {
             return;
         };
         let actor: ActorRef<GatewayMsg> = cell.clone().into();
-        let frame = self.hello.clone();
-        let answer = actor
-            .call(|port| GatewayMsg::Hello(frame, port), Some(DEAD_AFTER))
-            .await;
-        let node = match answer {
-            Ok(ractor::rpc::CallResult::Success(bytes)) => match Hello::decode(&bytes) {
-                Ok(hello) => hello.node,
-                Err(WireError::Version { theirs, ours }) => {
-                    tracing::warn!(service = %service, "refusing peer gateway {:?}: it speaks swarm wire v{theirs}, we speak v{ours}", cell.get_id());
-                    return;
+        // A loaded peer may miss a hello: try a few times before waiting for a rejoin.
+        let mut node = None;
+        for attempt in 1..=5u32 {
+            let frame = self.hello.clone();
+            let answer = actor
+                .call(|port| GatewayMsg::Hello(frame, port), Some(DEAD_AFTER))
+                .await;
+            match answer {
+                Ok(ractor::rpc::CallResult::Success(bytes)) => match Hello::decode(&bytes) {
+                    Ok(hello) => {
+                        node = Some(hello.node);
+                        break;
+                    }
+                    Err(WireError::Version { theirs, ours }) => {
+                        tracing::warn!(service = %service, "refusing peer gateway {:?}: it speaks swarm wire v{theirs}, we speak v{ours}", cell.get_id());
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(service = %service, error = %e, "refusing peer gateway: bad hello");
+                        return;
+                    }
+                },
+                // Gone (its session closed): nothing to greet.
+                Err(_) | Ok(ractor::rpc::CallResult::SenderError) => return,
+                Ok(ractor::rpc::CallResult::Timeout) => {
+                    tokio::time::sleep(HEARTBEAT * attempt).await;
                 }
-                Err(e) => {
-                    tracing::warn!(service = %service, error = %e, "refusing peer gateway: bad hello");
-                    return;
-                }
-            },
-            _ => {
-                tracing::warn!(service = %service, "a peer gateway did not answer its hello; it will be greeted again when it rejoins");
-                return;
             }
+        }
+        let Some(node) = node else {
+            tracing::warn!(service = %service, "a peer gateway did not answer its hello; it is greeted again when it rejoins");
+            return;
         };
         if node == self.node || self.stopped.load(Relaxed) {
             return;
