@@ -86,7 +86,7 @@ bench-sched: models
 ## Many nodes: Nash 9×9 over 1, 2 and 3 pinned node processes, and cross-node latency.
 bench-cluster: build-deps
 	$(CARGO) build --release -p swarm-benches --bin cluster-compare -p swarm-actors --bin swarm
-	./target/release/cluster-compare ./target/release/swarm | tee benches/results/cluster_compare.md
+	SWARM_CLUSTER_COOKIE=cluster-compare ./target/release/cluster-compare ./target/release/swarm | tee benches/results/cluster_compare.md
 
 ## The gateway under load from wrk, beside a bare axum handler, in one run.
 bench-gateway: tools

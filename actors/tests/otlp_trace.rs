@@ -44,22 +44,28 @@ const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 const OTHER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 
+/// Starts a receiver on a free port: its address and the spans it receives.
+async fn receiver() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<Span>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, spans) = mpsc::unbounded_channel();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Receiver(tx)))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (addr, spans)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let otlp_addr = listener.local_addr().expect("addr");
-    let (tx, mut spans) = mpsc::unbounded_channel();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Receiver(tx)))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
+    let (otlp_addr, mut spans) = receiver().await;
     let guard = telemetry::init(&TelemetryConfig {
         log: "warn".into(),
         otlp_endpoint: Some(format!("http://{otlp_addr}")),
@@ -225,16 +231,7 @@ fn node(config: &std::path::Path) -> (std::process::Child, String) {
 /// and worker spans hang beneath it. Both nodes export to one real OTLP receiver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_across_nodes_is_one_trace() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let otlp_addr = listener.local_addr().expect("addr");
-    let (tx, mut spans) = mpsc::unbounded_channel();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(Receiver(tx)))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
+    let (otlp_addr, mut spans) = receiver().await;
     let dir = tempfile::tempdir().expect("dir");
     let port = || {
         std::net::TcpListener::bind("127.0.0.1:0")

@@ -6,34 +6,20 @@
 //! `c`, and once `b` is back it takes work again.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::cluster_up::{free, log_says, up};
+use super::cluster_up::{free, log_says, member_yaml, up};
 
 const COOKIE: &str = "cluster-calls-cookie";
 
-fn config(dir: &Path, node: &str, addrs: &[(&str, SocketAddr)]) -> PathBuf {
-    let listen = addrs.iter().find(|(n, _)| *n == node).unwrap().1;
-    let peers: Vec<String> = addrs
-        .iter()
-        .filter(|(n, _)| *n != node)
-        .map(|(n, a)| format!("{{ node: {n}, address: \"{a}\" }}"))
-        .collect();
-    let path = dir.join(format!("{node}.yaml"));
-    std::fs::write(
-        &path,
-        format!(
-            "swarm:\n  name: {node}\ncluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    nodes: [b, c]\n    workers: 4\n  nash:\n    type: nash\n    nodes: [b, c]\n  fl:\n    type: fl\n    nodes: [b, c]\n  tiny:\n    type: echo\n    nodes: [b]\n    route_prefix: /tiny\n    queue: {{ capacity: 1, overflow: reject }}\n",
-            peers.join(", ")
-        ),
-    )
-    .unwrap();
-    path
+const SERVICES: &str = "  echo:\n    type: echo\n    nodes: [b, c]\n    workers: 4\n  nash:\n    type: nash\n    nodes: [b, c]\n  fl:\n    type: fl\n    nodes: [b, c]\n  tiny:\n    type: echo\n    nodes: [b]\n    route_prefix: /tiny\n    queue: { capacity: 1, overflow: reject }\n";
+
+fn config(dir: &Path, node: &str, addrs: &[(&str, String)]) -> PathBuf {
+    member_yaml(dir, node, addrs, SERVICES)
 }
 
 /// Waits until log lines have said that each `(peer, service)` is served.
@@ -102,7 +88,7 @@ fn ok_calls(metrics: &str, peer: &str) -> f64 {
 #[test]
 fn calls_cross_nodes_survive_a_killed_node_and_return_to_it() {
     let dir = tempfile::tempdir().unwrap();
-    let addrs = [("a", free()), ("b", free()), ("c", free())];
+    let addrs = [("a", free()), ("b", free()), ("c", free())].map(|(n, a)| (n, a.to_string()));
     let (_a, url, logs_a) = up(&config(dir.path(), "a", &addrs), COOKIE);
     let (b, _, _logs_b) = up(&config(dir.path(), "b", &addrs), COOKIE);
     let (_c, _, _logs_c) = up(&config(dir.path(), "c", &addrs), COOKIE);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::cluster_up::{log_says, up, up_in};
+use super::cluster_up::{log_says, member_yaml, up, up_in};
 
 const COOKIE: &str = "cluster-partition-cookie";
 
@@ -115,24 +115,8 @@ fn a_partitioned_node_fails_its_calls_fast_and_takes_work_after_healing() {
         ("b", format!("{}:{}", net.inner_ip, port())),
         ("c", format!("{}:{}", net.outer_ip, port())),
     ];
-    let config = |node: &str| {
-        let listen = &addrs.iter().find(|(n, _)| *n == node).unwrap().1;
-        let peers: Vec<String> = addrs
-            .iter()
-            .filter(|(n, _)| *n != node)
-            .map(|(n, a)| format!("{{ node: {n}, address: \"{a}\" }}"))
-            .collect();
-        let path = dir.path().join(format!("{node}.yaml"));
-        std::fs::write(
-            &path,
-            format!(
-                "cluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n    workers: 8\n    nodes: [b, c]\n",
-                peers.join(", ")
-            ),
-        )
-        .unwrap();
-        path
-    };
+    let services = "  echo:\n    type: echo\n    workers: 8\n    nodes: [b, c]\n";
+    let config = |node: &str| member_yaml(dir.path(), node, &addrs, services);
     let (_a, url, logs_a) = up(&config("a"), COOKIE);
     let (_b, _, _logs_b) = up_in(&["ip", "netns", "exec", &net.ns], &config("b"), COOKIE);
     let (_c, _, _logs_c) = up(&config("c"), COOKIE);

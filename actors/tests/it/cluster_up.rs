@@ -28,11 +28,14 @@ pub(crate) fn free() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-fn config(
+/// Writes node `node`'s config (listening on `listen`, with `peers` and the YAML of its
+/// `services`) and returns its path.
+pub(crate) fn node_yaml(
     dir: &std::path::Path,
     node: &str,
-    listen: SocketAddr,
-    peers: &[(&str, SocketAddr)],
+    listen: &str,
+    peers: &[(&str, String)],
+    services: &str,
 ) -> std::path::PathBuf {
     let peers: Vec<String> = peers
         .iter()
@@ -42,12 +45,40 @@ fn config(
     std::fs::write(
         &path,
         format!(
-            "swarm:\n  name: {node}\ncluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  echo:\n    type: echo\n",
+            "swarm:\n  name: {node}\ncluster:\n  node: {node}\n  listen: \"{listen}\"\n  peers: [{}]\n  cookie_env: SWARM_CLUSTER_COOKIE\n  backoff: 50ms\n  max_backoff: 500ms\ngateway:\n  listen: 127.0.0.1:0\nservices:\n{services}",
             peers.join(", ")
         ),
     )
     .unwrap();
     path
+}
+
+/// Node `node` of `all` (name, address): the others are its peers.
+pub(crate) fn member_yaml(
+    dir: &std::path::Path,
+    node: &str,
+    all: &[(&str, String)],
+    services: &str,
+) -> std::path::PathBuf {
+    let listen = &all.iter().find(|(n, _)| *n == node).unwrap().1;
+    let peers: Vec<(&str, String)> = all.iter().filter(|(n, _)| *n != node).cloned().collect();
+    node_yaml(dir, node, listen, &peers, services)
+}
+
+fn config(
+    dir: &std::path::Path,
+    node: &str,
+    listen: SocketAddr,
+    peers: &[(&str, SocketAddr)],
+) -> std::path::PathBuf {
+    let peers: Vec<(&str, String)> = peers.iter().map(|(n, a)| (*n, a.to_string())).collect();
+    node_yaml(
+        dir,
+        node,
+        &listen.to_string(),
+        &peers,
+        "  echo:\n    type: echo\n",
+    )
 }
 
 /// Starts a node; its URL, and its log lines as they come.

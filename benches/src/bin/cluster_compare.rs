@@ -134,8 +134,8 @@ enum Work {
     FedMedian,
 }
 
-const FL_ROUNDS: usize = 24;
-const FL_CLIENTS: usize = 5;
+const FL_ROUNDS: usize = 96;
+const FL_CLIENTS: usize = 9;
 const FL_DIM: usize = 100_000;
 
 /// Work items per second over `k` node processes of one worker each.
@@ -275,7 +275,7 @@ async fn latency(swarm_bin: &str) -> anyhow::Result<[(Duration, Duration); 2]> {
         ("a".to_string(), free_port()?),
         ("b".to_string(), free_port()?),
     ];
-    let services = "services:\n  here:\n    type: echo\n  far:\n    type: echo\n    nodes: [b]\n";
+    let services = "services:\n  here:\n    type: echo\n  far:\n    type: echo\n    nodes: [b]\n    route_prefix: /far\n";
     let yaml = format!(
         "swarm:\n  name: b\n{}gateway:\n  listen: 127.0.0.1:0\n{services}",
         cluster_yaml("b", &nodes)
@@ -326,7 +326,7 @@ async fn main() -> anyhow::Result<()> {
     );
     for (work, label) in [
         (Work::Nash, "Nash 9×9 support enumeration (games)"),
-        (Work::FedMedian, "FedMedian, 5 × 100,000 floats (rounds)"),
+        (Work::FedMedian, "FedMedian, 9 × 100,000 floats (rounds)"),
     ] {
         let mut one = None;
         for k in 1..=3 {
@@ -356,7 +356,7 @@ async fn main() -> anyhow::Result<()> {
         f99.as_secs_f64() * 1e6
     );
     println!(
-        "\n{GAMES} seeded 9×9 games per row, 8 calls in flight per node; echo: 2,500 sequential calls after 500 warm-up."
+        "\nNash: {GAMES} seeded 9×9 games per row, 8 calls in flight per node. FedMedian: {FL_ROUNDS} rounds per row, 2 in flight per node, each opened where the expected wait is shortest, its {FL_CLIENTS} updates of {FL_DIM} floats sent to that node, the last one aggregating; every model checked against the local median. Node `a` (this process, not pinned) runs no pool and encodes every request. Echo: 2,500 sequential calls after 500 warm-up."
     );
     Ok(())
 }
