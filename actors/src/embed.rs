@@ -5,6 +5,7 @@ pub mod api;
 pub mod client;
 pub mod core;
 pub mod service;
+pub mod wire;
 
 pub use client::EmbedClient;
 pub use service::{EmbedParams, EmbedService};

@@ -257,5 +257,6 @@ pub fn register(registry: &mut Registry) {
     });
     registration
         .concurrency(CONCURRENCY)
-        .expose(crate::http::HttpApi::new(super::api::routes));
+        .expose(crate::http::HttpApi::new(super::api::routes))
+        .remote();
 }

@@ -242,3 +242,40 @@ fn calls_cross_nodes_survive_a_killed_node_and_return_to_it() {
         );
     });
 }
+
+/// Embeddings computed on another node arrive bit-for-bit: node a (no model loaded)
+/// answers exactly what node b's own gateway answers for the same texts.
+#[test]
+fn embeddings_cross_nodes_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = format!("{}/../models/all-MiniLM-L6-v2", env!("CARGO_MANIFEST_DIR"));
+    let services = format!(
+        "  embed:\n    type: embed\n    nodes: [b]\n    params: {{ model_dir: \"{model}\" }}\n"
+    );
+    let addrs = [("a", free()), ("b", free())].map(|(n, a)| (n, a.to_string()));
+    let (_a, url_a, logs_a) = up(&member_yaml(dir.path(), "a", &addrs, &services), COOKIE);
+    let (_b, url_b, _logs_b) = up(&member_yaml(dir.path(), "b", &addrs, &services), COOKIE);
+    serves(&logs_a, &[("b", "embed")]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let body =
+            json!({ "model": "all-MiniLM-L6-v2", "input": ["a swarm of agents", "négociation"] });
+        let mut answers = Vec::new();
+        for url in [&url_a, &url_b] {
+            let r = reqwest::Client::new()
+                .post(format!("{url}/v1/embeddings"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            answers.push(r.json::<Value>().await.unwrap());
+        }
+        assert_eq!(answers[0]["data"], answers[1]["data"]);
+        assert_eq!(answers[0]["usage"], answers[1]["usage"]);
+        assert_eq!(
+            answers[0]["data"][0]["embedding"].as_array().unwrap().len(),
+            384
+        );
+    });
+}
