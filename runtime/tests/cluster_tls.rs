@@ -1,6 +1,7 @@
 //! Mutual TLS between nodes, with certificates made by the `openssl` command in the test:
 //! two nodes whose certificates the cluster CA signed become ready peers; a node whose
-//! certificate another CA signed is never let in (the dialer says why in its peer table);
+//! certificate another CA signed, and one whose certificate names another node, are never
+//! let in (the dialer says why in its peer table);
 //! and a node started with unreadable TLS files fails naming the file.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -53,6 +54,11 @@ fn ca(dir: &Path, ca: &str) {
 
 /// Node `node`'s certificate, signed by `ca`, naming the node as a DNS name.
 fn node_cert(dir: &Path, ca: &str, node: &str) -> TlsFiles {
+    named_cert(dir, ca, node, node)
+}
+
+/// A certificate for node `node`, signed by `ca`, whose subjectAltName is `name`.
+fn named_cert(dir: &Path, ca: &str, node: &str, name: &str) -> TlsFiles {
     openssl(
         dir,
         &[
@@ -72,7 +78,7 @@ fn node_cert(dir: &Path, ca: &str, node: &str) -> TlsFiles {
     );
     std::fs::write(
         dir.join(format!("{node}.ext")),
-        format!("subjectAltName=DNS:{node}\nextendedKeyUsage=serverAuth,clientAuth\n"),
+        format!("subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth,clientAuth\n"),
     )
     .unwrap();
     openssl(
@@ -131,12 +137,19 @@ async fn nodes_with_cluster_certificates_connect_and_others_are_kept_out() {
     let a_tls = node_cert(dir.path(), "cluster-ca", "a");
     let b_tls = node_cert(dir.path(), "cluster-ca", "b");
     let c_tls = node_cert(dir.path(), "rogue-ca", "c");
-    let held: Vec<_> = (0..3)
+    // Signed by the cluster CA, but for another name.
+    let d_tls = named_cert(dir.path(), "cluster-ca", "d", "not-d");
+    let held: Vec<_> = (0..4)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let addrs: Vec<SocketAddr> = held.iter().map(|l| l.local_addr().unwrap()).collect();
     drop(held);
-    let nodes = [("a", addrs[0]), ("b", addrs[1]), ("c", addrs[2])];
+    let nodes = [
+        ("a", addrs[0]),
+        ("b", addrs[1]),
+        ("c", addrs[2]),
+        ("d", addrs[3]),
+    ];
     let a = ClusterNode::start(config("a", &nodes, a_tls.clone()))
         .await
         .unwrap();
