@@ -159,6 +159,9 @@ async fn nodes_with_cluster_certificates_connect_and_others_are_kept_out() {
     let c = ClusterNode::start(config("c", &nodes, c_tls))
         .await
         .unwrap();
+    let d = ClusterNode::start(config("d", &nodes, d_tls))
+        .await
+        .unwrap();
     assert!(
         a.wait_until(WAIT, |p| p
             .iter()
@@ -176,12 +179,24 @@ async fn nodes_with_cluster_certificates_connect_and_others_are_kept_out() {
         "{:?}",
         a.peers()
     );
-    let view = a.peers().into_iter().find(|p| p.node == "c").unwrap();
-    assert_ne!(view.state, PeerState::Ready, "{view:?}");
+    // a dials d too: d's certificate is the CA's but does not name d.
     assert!(
-        view.last_error.as_deref().unwrap().contains("TLS"),
-        "{view:?}"
+        a.wait_until(WAIT, |p| p
+            .iter()
+            .any(|p| p.node == "d" && p.attempts >= 2 && p.last_error.is_some()))
+            .await,
+        "{:?}",
+        a.peers()
     );
+    for peer in ["c", "d"] {
+        let view = a.peers().into_iter().find(|p| p.node == peer).unwrap();
+        assert_ne!(view.state, PeerState::Ready, "{view:?}");
+        assert!(
+            view.last_error.as_deref().unwrap().contains("TLS"),
+            "{view:?}"
+        );
+    }
+    d.stop().await;
     c.stop().await;
     b.stop().await;
     a.stop().await;
