@@ -4,7 +4,9 @@
 //! ② the envelope and the service's own encoding (`codec.rs`) travel in a versioned
 //! request frame (`wire.rs`), ③ the peer's service gateway (`gateway.rs`) admits it into
 //! its local bounded queue, ④ one reply frame comes back with the answer or a typed
-//! error and the pool's load. `node.rs` keeps the peers connected (cookie, backoff).
+//! error and the pool's load (pieces of a streamed answer come ahead of it, `stream.rs`;
+//! a caller that gives up sends a cancel). `node.rs` keeps the peers connected (cookie,
+//! backoff).
 
 pub mod codec;
 pub(crate) mod directory;
@@ -12,6 +14,7 @@ pub mod gateway;
 pub mod node;
 pub(crate) mod route;
 pub(crate) mod service;
+pub mod stream;
 pub mod tls;
 pub mod wire;
 

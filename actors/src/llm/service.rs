@@ -315,4 +315,5 @@ pub fn register(registry: &mut Registry) {
     });
     registration.concurrency(CONCURRENCY);
     registration.expose(crate::http::HttpApi::new(super::api::routes));
+    registration.remote();
 }

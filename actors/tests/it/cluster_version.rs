@@ -1,6 +1,6 @@
 //! A peer speaking another wire version is refused with a log line and never routed to.
 //! The peer is a fault injected by this test: a cluster node in the test process whose
-//! `echo` gateway (`FakeV2Gateway`) answers hellos in swarm wire v2. Node `a` is a real
+//! `echo` gateway (`FakeV3Gateway`) answers hellos in swarm wire v3 (this build speaks v2). Node `a` is a real
 //! `swarm up` process whose `echo` runs only on that peer.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -12,10 +12,10 @@ use swarm_runtime::cluster::node::{ClusterNode, NodeConfig, PeerConfig, PeerStat
 
 use super::cluster_up::{free, log_says, node_yaml, up};
 
-/// The injected fault: a gateway that greets in swarm wire v2.
-struct FakeV2Gateway;
+/// The injected fault: a gateway that greets in swarm wire v3.
+struct FakeV3Gateway;
 
-impl Actor for FakeV2Gateway {
+impl Actor for FakeV3Gateway {
     type Msg = GatewayMsg;
     type State = ();
     type Arguments = ();
@@ -31,15 +31,16 @@ impl Actor for FakeV2Gateway {
         message: GatewayMsg,
         _: &mut (),
     ) -> Result<(), ActorProcessingErr> {
-        // "SWRM", version 2, kind 1 (hello), then a name.
-        let v2_hello = [b"SWRM".as_slice(), &[0, 2, 1, 0, 1], b"z"].concat();
+        // "SWRM", version 3, kind 1 (hello), then a name.
+        let v3_hello = [b"SWRM".as_slice(), &[0, 3, 1, 0, 1], b"z"].concat();
         match message {
             GatewayMsg::Hello(_, port) => {
-                let _ = port.send(v2_hello);
+                let _ = port.send(v3_hello);
             }
             GatewayMsg::Call(_, port) => {
                 let _ = port.send(Vec::new());
             }
+            GatewayMsg::Cancel(_) => {}
         }
         Ok(())
     }
@@ -65,7 +66,7 @@ fn a_peer_of_another_wire_version_is_refused_and_never_called() {
         })
         .await
         .unwrap();
-        let (gateway, _) = Actor::spawn(None, FakeV2Gateway, ()).await.unwrap();
+        let (gateway, _) = Actor::spawn(None, FakeV3Gateway, ()).await.unwrap();
         (z, gateway)
     });
     let config = node_yaml(
@@ -76,7 +77,7 @@ fn a_peer_of_another_wire_version_is_refused_and_never_called() {
         "  echo:\n    type: echo\n    nodes: [z]\n",
     );
     let (_a, url, logs) = up(&config, "version-cookie");
-    log_says(&logs, "it speaks swarm wire v2, we speak v1");
+    log_says(&logs, "it speaks swarm wire v3, we speak v2");
     rt.block_on(async {
         assert!(
             z.wait_until(Duration::from_secs(30), |p| p

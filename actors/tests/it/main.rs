@@ -11,6 +11,7 @@ mod vector_data;
 
 mod builder;
 mod cluster_calls;
+mod cluster_llm;
 mod cluster_partition;
 mod cluster_up;
 mod cluster_version;

@@ -11,6 +11,10 @@ use super::wire::{MAX_FRAME, WireError};
 use crate::error::SwarmError;
 use crate::service::Service;
 
+/// Where the pieces of a streamed answer go on the calling node: each piece's bytes, in
+/// order; `false` once nobody reads them.
+pub type PieceSink = Box<dyn FnMut(Vec<u8>) -> bool + Send>;
+
 /// The longest short text field (names, codes, traceparents).
 pub const MAX_NAME: usize = 256;
 
@@ -36,6 +40,22 @@ pub trait RemoteCodec: Service {
     /// The key of state a response says was created where the call ran (a new round's
     /// id): later calls with that key go there.
     fn created(_response: &Self::Response) -> Option<&str> {
+        None
+    }
+
+    /// Streaming, calling side: takes the request's piece channel (an LLM's text as it
+    /// is generated) out of the request, so the request can cross, as a sink for the
+    /// pieces that come back. `None`, the default: the answer comes whole.
+    fn take_stream(_request: &mut Self::Request) -> Option<PieceSink> {
+        None
+    }
+
+    /// Streaming, answering side: gives a decoded streamed request a piece channel and
+    /// returns its other end, each piece encoded for the [`RemoteCodec::take_stream`]
+    /// sink. Called only for requests the caller streamed.
+    fn open_stream(
+        _request: &mut Self::Request,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>> {
         None
     }
 }

@@ -93,6 +93,8 @@ pub(crate) struct Directory {
     members: Mutex<Vec<Arc<Member>>>,
     peers: Mutex<BTreeMap<String, Arc<PeerStats>>>,
     stopped: AtomicBool,
+    /// This node's receiver of streamed pieces.
+    receiver: Mutex<Option<ActorRef<super::stream::StreamMsg>>>,
 }
 
 impl Directory {
@@ -113,7 +115,12 @@ impl Directory {
             members: Mutex::new(Vec::new()),
             peers: Mutex::new(BTreeMap::new()),
             stopped: AtomicBool::new(false),
+            receiver: Mutex::new(None),
         });
+        let (receiver, _) = Actor::spawn(None, super::stream::StreamReceiver, node.to_string())
+            .await
+            .map_err(|e| format!("cluster stream receiver failed to start: {e}"))?;
+        *directory.receiver.lock().unwrap_or_else(|p| p.into_inner()) = Some(receiver);
         let (watcher, _) = Actor::spawn(None, Watcher, directory.clone())
             .await
             .map_err(|e| format!("cluster directory failed to start: {e}"))?;
@@ -123,6 +130,14 @@ impl Directory {
 
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Relaxed);
+        if let Some(r) = self
+            .receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            r.stop(None);
+        }
         for m in self.members().drain(..) {
             let _ = m.lost.send_replace(true);
         }

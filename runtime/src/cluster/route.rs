@@ -134,7 +134,7 @@ impl<S: RemoteCodec> ClusterRoute<S> {
     async fn remote(
         &self,
         member: &Member,
-        request: S::Request,
+        mut request: S::Request,
         deadline: Instant,
         options: CallOptions,
     ) -> Reply<S::Response> {
@@ -149,16 +149,21 @@ impl<S: RemoteCodec> ClusterRoute<S> {
         if remaining.is_zero() {
             return Err(SwarmError::DeadlineExceeded);
         }
+        let sink = S::take_stream(&mut request);
         let payload = S::encode_request(&request)
             .map_err(|e| SwarmError::InvalidRequest(format!("cannot send the request: {e}")))?;
         let traceparent =
             crate::telemetry::traceparent_of(&tracing::Span::current()).or(options.traceparent);
+        let id = RequestId::next();
+        let mut stream = sink.map(|sink| super::stream::open(id, sink));
         let frame = RemoteRequest {
-            id: RequestId::next(),
+            id,
             remaining,
             priority: options.priority,
             traceparent,
             service: service.clone(),
+            from: self.directory.node.clone(),
+            streamed: stream.is_some(),
             payload,
         }
         .encode()
@@ -172,6 +177,13 @@ impl<S: RemoteCodec> ClusterRoute<S> {
         }
         member.in_flight.fetch_add(1, Relaxed);
         member.peer.in_flight.fetch_add(1, Relaxed);
+        // Until the answer is in, giving up (the deadline, or this future dropped) tells
+        // the peer to stop the work.
+        let mut cancel = CancelOnDrop {
+            actor: Some(member.actor.clone()),
+            id,
+            from: &self.directory.node,
+        };
         let answer = tokio::select! {
             a = member.actor.call(|port| GatewayMsg::Call(frame, port), Some(remaining)) => Some(a),
             _ = lost.wait_for(|l| *l) => None,
@@ -180,7 +192,10 @@ impl<S: RemoteCodec> ClusterRoute<S> {
         member.peer.in_flight.fetch_sub(1, Relaxed);
         let lost_msg = || format!("node `{}` was lost with the call in flight", member.node);
         let bytes = match answer {
-            Some(Ok(CallResult::Success(bytes))) => bytes,
+            Some(Ok(CallResult::Success(bytes))) => {
+                cancel.actor = None;
+                bytes
+            }
             Some(Ok(CallResult::Timeout)) => return Err(SwarmError::DeadlineExceeded),
             Some(Ok(CallResult::SenderError)) | Some(Err(_)) | None => {
                 return Err(SwarmError::Unavailable(lost_msg()));
@@ -190,6 +205,12 @@ impl<S: RemoteCodec> ClusterRoute<S> {
             SwarmError::Unavailable(format!("node `{}` answered badly: {e}", member.node))
         })?;
         *member.load.lock().unwrap_or_else(|p| p.into_inner()) = reply.load;
+        if let Some(stream) = &mut stream {
+            let until = Instant::now() + super::directory::DEAD_AFTER;
+            if !stream.delivered(reply.pieces, until).await {
+                tracing::warn!(peer = %member.node, "pieces of a streamed answer did not all arrive");
+            }
+        }
         match reply.outcome {
             Ok(bytes) => S::decode_response(&bytes).map_err(|e| {
                 SwarmError::Internal(format!("node `{}` sent a bad response: {e}", member.node))
@@ -355,6 +376,29 @@ impl<S: RemoteCodec> ClusterRoute<S> {
             {
                 homes.node.remove(&old);
             }
+        }
+    }
+}
+
+/// Sends a cancel frame for a remote call unless disarmed (its answer came).
+struct CancelOnDrop<'a> {
+    actor: Option<ractor::ActorRef<GatewayMsg>>,
+    id: RequestId,
+    from: &'a str,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        let Some(actor) = self.actor.take() else {
+            return;
+        };
+        let frame = super::wire::Cancel {
+            id: self.id,
+            from: self.from.to_string(),
+        }
+        .encode();
+        if let Ok(frame) = frame {
+            let _ = actor.cast(GatewayMsg::Cancel(frame));
         }
     }
 }

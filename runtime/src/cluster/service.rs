@@ -43,6 +43,7 @@ pub(crate) fn wrap<S: RemoteCodec>(
                     serve: super::gateway::serve(client.clone(), directory.node.clone()),
                     hello: directory.hello_frame(),
                     service: spec.name.clone(),
+                    running: Default::default(),
                 };
                 let (actor, _) = ractor::Actor::spawn(None, super::gateway::ServiceGateway, state)
                     .await

@@ -1,4 +1,4 @@
-//! The swarm's wire format between nodes, version 1: what crosses the network when a
+//! The swarm's wire format between nodes, version 2: what crosses the network when a
 //! request hops to a service on another node. A pure codec (no sockets): frames are byte
 //! vectors that the transport carries as opaque payloads.
 //!
@@ -8,11 +8,19 @@
 //!
 //! - hello (kind 1): `u16 len + node name`.
 //! - request (kind 2): `u64 request id | u32 remaining ms | u8 priority | u16 len +
-//!   traceparent | u16 len + service | u32 len + payload`. The deadline travels as the
-//!   time left, so clocks need not agree.
+//!   traceparent | u16 len + service | u16 len + calling node | u8 streamed (0, 1) |
+//!   u32 len + payload`. The deadline travels as the time left, so clocks need not agree.
 //! - reply (kind 3): `u64 request id | u8 status (0 ok, 1 error) | [u16 len + error code |
 //!   u32 len + message] | load: u32 queued, u32 in flight, u32 slots, u32 µs per unit |
-//!   u32 len + payload`. Every reply carries the answering pool's load, for routing.
+//!   u32 pieces sent | u32 len + payload`. Every reply carries the answering pool's load,
+//!   for routing.
+//! - piece (kind 4): `u64 request id | u32 sequence number | u32 len + bytes`: part of a
+//!   streamed answer (an LLM's text as it is generated), sent to the calling node's stream
+//!   receiver before the reply, which says how many were sent.
+//! - cancel (kind 5): `u64 request id | u16 len + calling node`: the caller gave up (its
+//!   deadline passed or it went away), so the answering node stops the work.
+//!
+//! v1 (session 10) had no calling node, streaming, piece count, piece or cancel frames.
 
 use std::time::Duration;
 
@@ -21,7 +29,7 @@ use crate::envelope::{Priority, RequestId};
 use crate::error::ErrorCode;
 
 /// The version this build speaks.
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 /// The largest frame read (ractor_cluster's default inbound frame limit).
 pub const MAX_FRAME: usize = 16 << 20;
 const MAGIC: &[u8; 4] = b"SWRM";
@@ -77,8 +85,32 @@ pub struct RemoteRequest {
     pub traceparent: Option<String>,
     /// The service called.
     pub service: String,
+    /// The calling node (where pieces of a streamed answer go, and whose cancel counts).
+    pub from: String,
+    /// Whether the caller takes the answer in pieces as it is made.
+    pub streamed: bool,
     /// The service's request, in its own encoding.
     pub payload: Vec<u8>,
+}
+
+/// Part of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// The request it belongs to.
+    pub id: RequestId,
+    /// Its place (0, 1, …), so a gap is seen.
+    pub seq: u32,
+    /// The service's piece, in its own encoding.
+    pub bytes: Vec<u8>,
+}
+
+/// The caller no longer wants the answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancel {
+    /// The request.
+    pub id: RequestId,
+    /// The calling node (request ids are unique per node).
+    pub from: String,
 }
 
 /// The answering pool's load when it replied.
@@ -103,11 +135,15 @@ pub struct RemoteReply {
     pub outcome: Result<Vec<u8>, (ErrorCode, String)>,
     /// The answering pool's load.
     pub load: Load,
+    /// Pieces sent before this reply (0 unless the request was streamed).
+    pub pieces: u32,
 }
 
 const HELLO: u8 = 1;
 const REQUEST: u8 = 2;
 const REPLY: u8 = 3;
+const PIECE: u8 = 4;
+const CANCEL: u8 = 5;
 
 fn header(kind: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
@@ -187,6 +223,8 @@ impl RemoteRequest {
             "traceparent",
         )?;
         put_short(&mut out, &self.service, "service name")?;
+        put_short(&mut out, &self.from, "node name")?;
+        out.push(u8::from(self.streamed));
         put_long(&mut out, &self.payload, "payload")?;
         Ok(out)
     }
@@ -199,6 +237,12 @@ impl RemoteRequest {
         let priority = priority_of(r.u8()?)?;
         let traceparent = Some(r.short("traceparent")?).filter(|t| !t.is_empty());
         let service = r.short("service name")?;
+        let from = r.short("node name")?;
+        let streamed = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Invalid("streamed flag")),
+        };
         let payload = r.long("payload")?;
         r.end()?;
         Ok(Self {
@@ -207,6 +251,8 @@ impl RemoteRequest {
             priority,
             traceparent,
             service,
+            from,
+            streamed,
             payload,
         })
     }
@@ -230,7 +276,7 @@ impl RemoteReply {
             }
         };
         let l = self.load;
-        for v in [l.queued, l.in_flight, l.slots, l.per_unit_us] {
+        for v in [l.queued, l.in_flight, l.slots, l.per_unit_us, self.pieces] {
             out.extend_from_slice(&v.to_be_bytes());
         }
         put_long(&mut out, payload, "payload")?;
@@ -262,12 +308,58 @@ impl RemoteReply {
             slots: r.u32()?,
             per_unit_us: r.u32()?,
         };
+        let pieces = r.u32()?;
         let payload = r.long("payload")?;
         r.end()?;
         let outcome = match error {
             None => Ok(payload),
             Some(e) => Err(e),
         };
-        Ok(Self { id, outcome, load })
+        Ok(Self {
+            id,
+            outcome,
+            load,
+            pieces,
+        })
+    }
+}
+
+impl Piece {
+    /// The frame.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let mut out = header(PIECE);
+        out.extend_from_slice(&self.id.0.to_be_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        put_long(&mut out, &self.bytes, "piece")?;
+        Ok(out)
+    }
+
+    /// Reads a frame; another version is [`WireError::Version`].
+    pub fn decode(frame: &[u8]) -> Result<Self, WireError> {
+        let mut r = open(frame, PIECE)?;
+        let id = RequestId(r.u64()?);
+        let seq = r.u32()?;
+        let bytes = r.long("piece")?;
+        r.end()?;
+        Ok(Self { id, seq, bytes })
+    }
+}
+
+impl Cancel {
+    /// The frame.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let mut out = header(CANCEL);
+        out.extend_from_slice(&self.id.0.to_be_bytes());
+        put_short(&mut out, &self.from, "node name")?;
+        Ok(out)
+    }
+
+    /// Reads a frame; another version is [`WireError::Version`].
+    pub fn decode(frame: &[u8]) -> Result<Self, WireError> {
+        let mut r = open(frame, CANCEL)?;
+        let id = RequestId(r.u64()?);
+        let from = r.short("node name")?;
+        r.end()?;
+        Ok(Self { id, from })
     }
 }
