@@ -9,6 +9,7 @@ pub mod core;
 pub mod engine;
 pub mod service;
 pub mod voters;
+pub mod wire;
 
 pub use client::ConsensusClient;
 pub use engine::{ConsensusEngine, Decision};

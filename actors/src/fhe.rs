@@ -14,6 +14,7 @@ mod metrics;
 pub mod models;
 pub mod routes;
 pub mod service;
+pub mod wire_remote;
 
 pub use client::{FheClient, PublicKey};
 pub use service::{FheParams, FheRequest, FheResponse, FheService};

@@ -15,6 +15,7 @@ mod qdrant_error;
 pub mod routes;
 mod routes_points;
 pub mod service;
+pub mod wire;
 
 pub use client::VectorClient;
 pub use service::{

@@ -151,3 +151,29 @@ fn a_missing_file_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_type_without_a_wire_codec_cannot_be_placed_on_nodes() {
+    let yaml = "\
+cluster:
+  node: a
+  listen: 127.0.0.1:7001
+  cookie_env: C
+  peers: [{ node: b, address: 127.0.0.1:7002 }]
+services:
+  alpha:
+    type: faulty
+    nodes: [b]
+";
+    let errors = SwarmConfig::from_yaml_with_env(yaml, "nodes.yaml", &registry(), &no_env)
+        .expect_err("invalid");
+    let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("nodes.yaml:9:")
+            && l.contains(
+                "services.alpha.nodes: services of type `faulty` cannot run across nodes"
+            )),
+        "{}",
+        lines.join("\n")
+    );
+}

@@ -223,5 +223,6 @@ pub fn register(registry: &mut Registry) {
                 })
             }))
         })
-        .expose(crate::http::HttpApi::new(super::api::routes));
+        .expose(crate::http::HttpApi::new(super::api::routes))
+        .remote();
 }

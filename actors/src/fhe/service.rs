@@ -283,4 +283,5 @@ pub fn register(registry: &mut Registry) {
     // Reading a job may wait for it (long polling): many may be in flight per worker.
     registration.concurrency(64);
     registration.expose(crate::http::HttpApi::new(super::routes::routes));
+    registration.remote();
 }

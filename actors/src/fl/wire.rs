@@ -15,6 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use swarm_runtime::cluster::RemoteCodec;
 use swarm_runtime::cluster::codec::{FieldReader, put_long};
 use swarm_runtime::cluster::wire::WireError;
@@ -265,18 +267,18 @@ impl RemoteCodec for FlService {
         })
     }
 
-    fn affinity(request: &FlRequest) -> Option<&str> {
+    fn affinity(request: &FlRequest) -> Option<Cow<'_, str>> {
         match request {
-            FlRequest::Open(open) => open.after.as_deref(),
+            FlRequest::Open(open) => open.after.as_deref().map(Cow::Borrowed),
             FlRequest::Submit { round, .. }
             | FlRequest::SubmitSealed { round, .. }
             | FlRequest::Get { round }
-            | FlRequest::Wait { round, .. } => Some(round),
+            | FlRequest::Wait { round, .. } => Some(Cow::Borrowed(round)),
         }
     }
 
-    fn created(response: &RoundView) -> Option<&str> {
-        Some(&response.id)
+    fn created(response: &RoundView) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&response.id))
     }
 }
 
@@ -298,7 +300,7 @@ mod tests {
         let bytes = FlService::encode_request(&open).unwrap();
         let back = FlService::decode_request(&bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{open:?}"));
-        assert_eq!(FlService::affinity(&back), Some("r1"));
+        assert_eq!(FlService::affinity(&back).as_deref(), Some("r1"));
         for cut in 0..bytes.len() {
             assert!(
                 FlService::decode_request(&bytes[..cut]).is_err(),
@@ -329,6 +331,6 @@ mod tests {
         let bytes = FlService::encode_response(&view).unwrap();
         let back = FlService::decode_response(&bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{view:?}"));
-        assert_eq!(FlService::created(&back), Some("r3"));
+        assert_eq!(FlService::created(&back).as_deref(), Some("r3"));
     }
 }

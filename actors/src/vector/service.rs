@@ -305,7 +305,8 @@ impl Service for VectorService {
 
 /// Registers service type `vector` (params: `data_dir` — omit for in-memory collections —
 /// `sync`, `snapshot_after`, and `embed`, the embedding service that turns texts into
-/// vectors) with its routes. Collections load when the pool starts.
+/// vectors) with its routes; reachable from other nodes (see [`super::wire`]). Collections
+/// load when the pool starts.
 pub fn register(registry: &mut Registry) {
     let mut registration =
         registry.service::<VectorService, _>("vector", |params: &Section<'_>| {
@@ -348,5 +349,7 @@ pub fn register(registry: &mut Registry) {
                 Ok(VectorService::new(catalog, embed.clone()))
             }))
         });
-    registration.expose(crate::http::HttpApi::new(super::routes::routes));
+    registration
+        .expose(crate::http::HttpApi::new(super::routes::routes))
+        .remote();
 }

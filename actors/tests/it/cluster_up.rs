@@ -256,7 +256,7 @@ fn service_nodes_are_checked_at_their_file_and_line() {
     let path = dir.path().join("nodes.yaml");
     std::fs::write(
         &path,
-        "cluster:\n  node: a\n  listen: 127.0.0.1:7001\n  cookie_env: C\n  peers: [{ node: b, address: 127.0.0.1:7002 }]\nservices:\n  echo:\n    type: echo\n    nodes: [a, z, a]\n  votes:\n    type: consensus\n    params: { voters: 4, swarm_id: x, round_timeout: 2s }\n    nodes: [b]\n",
+        "cluster:\n  node: a\n  listen: 127.0.0.1:7001\n  cookie_env: C\n  peers: [{ node: b, address: 127.0.0.1:7002 }]\nservices:\n  echo:\n    type: echo\n    nodes: [a, z, a]\n",
     )
     .unwrap();
     let out = Command::new(SWARM)
@@ -270,10 +270,6 @@ fn service_nodes_are_checked_at_their_file_and_line() {
     for (line, text) in [
         (9, "services.echo.nodes: unknown node `z` (known: a, b)"),
         (9, "services.echo.nodes: node `a` is listed twice"),
-        (
-            13,
-            "services.votes.nodes: services of type `consensus` cannot run across nodes",
-        ),
     ] {
         assert!(
             stderr

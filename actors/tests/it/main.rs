@@ -13,6 +13,7 @@ mod builder;
 mod cluster_calls;
 mod cluster_llm;
 mod cluster_partition;
+mod cluster_services;
 mod cluster_up;
 mod cluster_version;
 mod consensus_core;

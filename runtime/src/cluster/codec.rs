@@ -7,6 +7,8 @@
 //! Every read checks the length first, so a short or hostile payload is an error, never a
 //! panic.
 
+use std::borrow::Cow;
+
 use super::wire::{MAX_FRAME, WireError};
 use crate::error::SwarmError;
 use crate::service::Service;
@@ -33,13 +35,13 @@ pub trait RemoteCodec: Service {
 
     /// The key of the state a request must reach (an FL round's id): a call with a key
     /// goes to the node that created that state. `None`, the default: any node.
-    fn affinity(_request: &Self::Request) -> Option<&str> {
+    fn affinity(_request: &Self::Request) -> Option<Cow<'_, str>> {
         None
     }
 
     /// The key of state a response says was created where the call ran (a new round's
     /// id): later calls with that key go there.
-    fn created(_response: &Self::Response) -> Option<&str> {
+    fn created(_response: &Self::Response) -> Option<Cow<'_, str>> {
         None
     }
 

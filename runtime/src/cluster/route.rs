@@ -236,7 +236,7 @@ impl<S: RemoteCodec> ClusterCall<S> for ClusterRoute<S> {
         options: CallOptions,
     ) -> BoxFuture<'_, Reply<S::Response>> {
         Box::pin(async move {
-            let key = S::affinity(&request).map(str::to_string);
+            let key = S::affinity(&request).map(std::borrow::Cow::into_owned);
             let home = key.as_deref().and_then(|k| self.home(k));
             let (reply, ran_on) = match (key.as_deref(), home) {
                 (Some(_), Some(None)) => (
@@ -277,7 +277,7 @@ impl<S: RemoteCodec> ClusterCall<S> for ClusterRoute<S> {
             };
             if let (Ok(response), Some(t)) = (&reply, ran_on) {
                 if let Some(created) = S::created(response) {
-                    self.remember(created, &t);
+                    self.remember(&created, &t);
                 }
                 if let Some(k) = key.as_deref() {
                     self.remember(k, &t);
