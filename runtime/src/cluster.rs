@@ -11,6 +11,7 @@
 pub mod codec;
 pub(crate) mod directory;
 pub mod gateway;
+mod json;
 pub mod node;
 pub(crate) mod route;
 pub(crate) mod service;

@@ -1,8 +1,16 @@
 //! How consensus requests and answers cross between nodes (inside the runtime's versioned
-//! frames). Big-endian; `text`, `opt`, `list`, `hex` and `json` are laid out as in
+//! frames). Big-endian; `text` (`u32` length + UTF-8), `opt` (`u8` 0/1 flag before the
+//! value), `list` (`u32` count, at most 2^20, before the items) and `json` are the
+//! runtime's fields (`swarm_runtime::cluster::codec`); `hex` and `ms` are laid out as in
 //! `fields`; a phase is `u8` 1 commit, 2 reject (0: none, where optional).
 //!
-//! - request: `u8 kind` then — propose (0): `json payload | rule | opt u64 timeout ms`;
+//! - json (the runtime's `put_json`): `u8 tag` then — null (0), false (1), true (2), u64
+//!   (3), negative i64 (4), f64 bits (5), string (6) `text`, array (7) `list of json`,
+//!   object (8) `list of (text key | json)` with no key twice; at most 128 arrays and
+//!   objects deep. Numbers arrive bit-for-bit (so the payload's canonical bytes, hence its
+//!   digest, are the same on both sides), which JSON text re-parsed by serde_json does not
+//!   promise.
+//! - request: `u8 kind` then — propose (0): `json payload | rule | opt ms timeout`;
 //!   voters (1): nothing; verify (2): `certificate`.
 //! - rule: `u8 kind` then — always (0); max bytes (1): `u64`; required keys (2): `list of
 //!   text`; number in range (3): `text key | f64 min | f64 max` (IEEE-754 bits).
@@ -24,16 +32,13 @@
 
 pub(crate) mod fields;
 
-use std::time::Duration;
-
 use swarm_runtime::cluster::RemoteCodec;
-use swarm_runtime::cluster::codec::FieldReader;
+use swarm_runtime::cluster::codec::{
+    FieldReader, put_flag, put_json, put_list, put_opt, put_size, put_text,
+};
 use swarm_runtime::cluster::wire::WireError;
 
-use self::fields::{
-    flag, hex_field, put_json, put_list, put_millis, put_opt, read_hex, read_json, read_list,
-    read_opt, read_text, read_usize, text, u64_of,
-};
+use self::fields::{hex_field, put_opt_millis, read_hex, read_opt_millis};
 
 use super::core::{Certificate, CertificateVote, Evidence, Phase, Rule, VoteError};
 use super::engine::Decision;
@@ -63,15 +68,17 @@ fn rule(out: &mut Vec<u8>, rule: &Rule) -> Result<(), WireError> {
         Rule::Always => out.push(0),
         Rule::MaxBytes { max } => {
             out.push(1);
-            u64_of(out, *max);
+            put_size(out, *max);
         }
         Rule::RequiredKeys { keys } => {
             out.push(2);
-            put_list(out, keys.iter(), |out, k| text(out, k))?;
+            put_list(out, keys.iter(), "rule keys", |out, k| {
+                put_text(out, k, "rule key")
+            })?;
         }
         Rule::NumberInRange { key, min, max } => {
             out.push(3);
-            text(out, key)?;
+            put_text(out, key, "rule key")?;
             out.extend_from_slice(&min.to_bits().to_be_bytes());
             out.extend_from_slice(&max.to_bits().to_be_bytes());
         }
@@ -83,13 +90,13 @@ fn read_rule(r: &mut FieldReader<'_>) -> Result<Rule, WireError> {
     Ok(match r.u8()? {
         0 => Rule::Always,
         1 => Rule::MaxBytes {
-            max: read_usize(r)?,
+            max: r.size("rule max")?,
         },
         2 => Rule::RequiredKeys {
-            keys: read_list(r, read_text)?,
+            keys: r.list("rule keys", |r| r.text("rule key"))?,
         },
         3 => Rule::NumberInRange {
-            key: read_text(r)?,
+            key: r.text("rule key")?,
             min: r.f64()?,
             max: r.f64()?,
         },
@@ -98,12 +105,12 @@ fn read_rule(r: &mut FieldReader<'_>) -> Result<Rule, WireError> {
 }
 
 fn certificate(out: &mut Vec<u8>, c: &Certificate) -> Result<(), WireError> {
-    text(out, &c.swarm_id)?;
+    put_text(out, &c.swarm_id, "swarm id")?;
     out.extend_from_slice(&c.view.to_be_bytes());
     out.extend_from_slice(&c.sequence.to_be_bytes());
     out.push(phase_tag(Some(c.phase)));
     hex_field(out, &c.digest)?;
-    put_list(out, c.votes.iter(), |out, v| {
+    put_list(out, c.votes.iter(), "votes", |out, v| {
         out.extend_from_slice(&v.voter.to_be_bytes());
         hex_field(out, &v.signature)
     })
@@ -111,12 +118,12 @@ fn certificate(out: &mut Vec<u8>, c: &Certificate) -> Result<(), WireError> {
 
 fn read_certificate(r: &mut FieldReader<'_>) -> Result<Certificate, WireError> {
     Ok(Certificate {
-        swarm_id: read_text(r)?,
+        swarm_id: r.text("swarm id")?,
         view: r.u64()?,
         sequence: r.u64()?,
         phase: read_phase(r)?.ok_or(WireError::Invalid("phase"))?,
         digest: read_hex(r)?,
-        votes: read_list(r, |r| {
+        votes: r.list("votes", |r| {
             Ok(CertificateVote {
                 voter: r.u32()?,
                 signature: read_hex(r)?,
@@ -156,12 +163,12 @@ fn decision(out: &mut Vec<u8>, d: &Decision) -> Result<(), WireError> {
     out.extend_from_slice(&d.sequence.to_be_bytes());
     hex_field(out, &d.digest)?;
     certificate(out, &d.certificate)?;
-    put_list(out, d.evidence.iter(), |out, e| {
+    put_list(out, d.evidence.iter(), "evidence", |out, e| {
         out.extend_from_slice(&e.voter.to_be_bytes());
         certificate(out, &e.votes[0])?;
         certificate(out, &e.votes[1])
     })?;
-    put_list(out, d.refused.iter(), vote_error)
+    put_list(out, d.refused.iter(), "refused votes", vote_error)
 }
 
 fn read_decision(r: &mut FieldReader<'_>) -> Result<Decision, WireError> {
@@ -169,22 +176,22 @@ fn read_decision(r: &mut FieldReader<'_>) -> Result<Decision, WireError> {
         sequence: r.u64()?,
         digest: read_hex(r)?,
         certificate: read_certificate(r)?,
-        evidence: read_list(r, |r| {
+        evidence: r.list("evidence", |r| {
             Ok(Evidence {
                 voter: r.u32()?,
                 votes: [read_certificate(r)?, read_certificate(r)?],
             })
         })?,
-        refused: read_list(r, read_vote_error)?,
+        refused: r.list("refused votes", read_vote_error)?,
     })
 }
 
 fn voters(out: &mut Vec<u8>, v: &VoterSetView) -> Result<(), WireError> {
-    text(out, &v.swarm_id)?;
+    put_text(out, &v.swarm_id, "swarm id")?;
     for n in [v.n, v.f, v.quorum] {
-        u64_of(out, n);
+        put_size(out, n);
     }
-    put_list(out, v.voters.iter(), |out, k| {
+    put_list(out, v.voters.iter(), "voters", |out, k| {
         out.extend_from_slice(&k.id.to_be_bytes());
         hex_field(out, &k.public_key)
     })
@@ -192,11 +199,11 @@ fn voters(out: &mut Vec<u8>, v: &VoterSetView) -> Result<(), WireError> {
 
 fn read_voters(r: &mut FieldReader<'_>) -> Result<VoterSetView, WireError> {
     Ok(VoterSetView {
-        swarm_id: read_text(r)?,
-        n: read_usize(r)?,
-        f: read_usize(r)?,
-        quorum: read_usize(r)?,
-        voters: read_list(r, |r| {
+        swarm_id: r.text("swarm id")?,
+        n: r.size("n")?,
+        f: r.size("f")?,
+        quorum: r.size("quorum")?,
+        voters: r.list("voters", |r| {
             Ok(VoterKey {
                 id: r.u32()?,
                 public_key: read_hex(r)?,
@@ -215,12 +222,9 @@ impl RemoteCodec for ConsensusService {
                 timeout,
             } => {
                 out.push(0);
-                put_json(&mut out, payload)?;
+                put_json(&mut out, payload, "payload")?;
                 rule(&mut out, r)?;
-                put_opt(&mut out, *timeout, |out, t| {
-                    put_millis(out, t);
-                    Ok(())
-                })?;
+                put_opt_millis(&mut out, *timeout);
             }
             ConsensusRequest::Voters => out.push(1),
             ConsensusRequest::Verify(c) => {
@@ -235,9 +239,9 @@ impl RemoteCodec for ConsensusService {
         let mut r = FieldReader::new(bytes);
         let request = match r.u8()? {
             0 => ConsensusRequest::Propose {
-                payload: read_json(&mut r)?,
+                payload: r.json("payload")?,
                 rule: read_rule(&mut r)?,
-                timeout: read_opt(&mut r, |r| r.u64().map(Duration::from_millis))?,
+                timeout: read_opt_millis(&mut r)?,
             },
             1 => ConsensusRequest::Voters,
             2 => ConsensusRequest::Verify(Box::new(read_certificate(&mut r)?)),
@@ -259,8 +263,12 @@ impl RemoteCodec for ConsensusService {
                 voters(&mut out, v)?;
             }
             ConsensusResponse::Verified(v) => {
-                out.extend_from_slice(&[2, u8::from(v.valid), phase_tag(v.phase)]);
-                put_opt(&mut out, v.reason.as_deref(), text)?;
+                out.push(2);
+                put_flag(&mut out, v.valid);
+                out.push(phase_tag(v.phase));
+                put_opt(&mut out, v.reason.as_deref(), |out, t| {
+                    put_text(out, t, "reason")
+                })?;
             }
         }
         Ok(out)
@@ -272,9 +280,9 @@ impl RemoteCodec for ConsensusService {
             0 => ConsensusResponse::Decided(Box::new(read_decision(&mut r)?)),
             1 => ConsensusResponse::Voters(read_voters(&mut r)?),
             2 => ConsensusResponse::Verified(Verification {
-                valid: flag(&mut r)?,
+                valid: r.flag("valid")?,
                 phase: read_phase(&mut r)?,
-                reason: read_opt(&mut r, read_text)?,
+                reason: r.opt(|r| r.text("reason"))?,
             }),
             _ => return Err(WireError::Invalid("consensus response kind")),
         };
@@ -286,6 +294,8 @@ impl RemoteCodec for ConsensusService {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::Duration;
+
     use serde_json::json;
 
     use super::fields::trips;
@@ -428,12 +438,12 @@ mod tests {
         assert_eq!(bad(&[9]), WireError::Invalid("consensus request kind"));
         let response = S::decode_response(&[7]).unwrap_err();
         assert_eq!(response, WireError::Invalid("consensus response kind"));
-        assert_eq!(bad(&[0, 9]), WireError::Invalid("json kind"));
+        assert_eq!(bad(&[0, 9]), WireError::Invalid("payload"));
         assert_eq!(bad(&[0, 0, 9]), WireError::Invalid("rule kind"));
-        assert_eq!(bad(&[0, 0, 0, 2]), WireError::Invalid("flag"));
+        assert_eq!(bad(&[0, 0, 0, 2]), WireError::Invalid("option flag"));
         assert_eq!(
             bad(&[0, 0, 2, 0xff, 0xff, 0xff, 0xff]),
-            WireError::TooLarge("count")
+            WireError::TooLarge("rule keys")
         );
         // Unknown phase, hex form and refused-vote kind.
         let verify = [&[2u8, 0, 0, 0, 0][..], &[0; 16]].concat();

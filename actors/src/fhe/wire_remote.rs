@@ -1,9 +1,11 @@
 //! How FHE requests and answers cross between nodes (inside the runtime's versioned
-//! frames). Big-endian; `text`, `opt`, `list` and `json` are laid out as in the consensus
-//! codec's shared fields (`text` = `u32` length + UTF-8, `opt` = `u8` flag + value, `list`
-//! = `u32` count + items); `bytes` is `u32` length + the bytes, carried untouched (tfhe's
-//! own serialisation: ciphertext lists, keys, encrypted scores); a job id is its 16 raw
-//! bytes; `ms` is a `u64` count of whole milliseconds.
+//! frames). Big-endian; `text`, `opt`, `list` and `json` are the runtime's fields
+//! (`swarm_runtime::cluster::codec`: `text` = `u32` length + UTF-8, `opt` = `u8` flag +
+//! value, `list` = `u32` count + items, `json` a tagged binary JSON value, laid out as in
+//! the consensus codec's documentation, whose numbers arrive bit-for-bit); `bytes` is
+//! `u32` length + the bytes, carried untouched (tfhe's own serialisation: ciphertext
+//! lists, keys, encrypted scores); a job id is its 16 raw bytes; `ms` is a `u64` count of
+//! whole milliseconds.
 //!
 //! - request: `u8 kind` then — public key (0): nothing; tally (1): `u64 options | bytes
 //!   ballots | opt ms timeout`; auction (2): `u8 rule (0 first, 1 second) | bytes bids |
@@ -26,11 +28,12 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use swarm_runtime::cluster::RemoteCodec;
-use swarm_runtime::cluster::codec::{FieldReader, put_long};
+use swarm_runtime::cluster::codec::{
+    FieldReader, put_json, put_list, put_long, put_opt, put_size, put_text,
+};
 use swarm_runtime::cluster::wire::WireError;
 use uuid::Uuid;
 
@@ -39,10 +42,7 @@ use super::core::linear::{ModelCard, ModelKind, OutputCard, Quantiser};
 use super::core::params::PARAMS_VERSION;
 use super::jobs::{JobView, ProgressView};
 use super::service::{FheRequest, FheResponse, FheService};
-use crate::consensus::wire::fields::{
-    put_json, put_list, put_millis, put_opt, read_json, read_list, read_opt, read_text, read_usize,
-    text, u64_of,
-};
+use crate::consensus::wire::fields::{put_millis, put_opt_millis, read_millis, read_opt_millis};
 
 /// The job kinds a job view may name.
 const KINDS: [&str; 3] = ["tally", "auction", "sum"];
@@ -63,17 +63,6 @@ fn read_id(r: &mut FieldReader<'_>) -> Result<Uuid, WireError> {
     Ok(Uuid::from_bytes(id))
 }
 
-fn timeout(out: &mut Vec<u8>, t: Option<Duration>) -> Result<(), WireError> {
-    put_opt(out, t, |out, t| {
-        put_millis(out, t);
-        Ok(())
-    })
-}
-
-fn read_timeout(r: &mut FieldReader<'_>) -> Result<Option<Duration>, WireError> {
-    read_opt(r, |r| r.u64().map(Duration::from_millis))
-}
-
 /// One of `names`, as the static text the Rust type holds.
 fn known(
     name: &str,
@@ -89,19 +78,23 @@ fn known(
 
 fn job(out: &mut Vec<u8>, j: &JobView) -> Result<(), WireError> {
     out.extend_from_slice(j.id.as_bytes());
-    text(out, j.kind)?;
+    put_text(out, j.kind, "job kind")?;
     let state = STATES.iter().position(|s| *s == j.state);
     out.push(state.ok_or(WireError::Invalid("job state"))? as u8);
     out.extend_from_slice(&j.progress.done.to_be_bytes());
     out.extend_from_slice(&j.progress.total.to_be_bytes());
-    put_opt(out, j.result.as_ref(), put_json)?;
-    put_opt(out, j.reason.as_deref(), text)
+    put_opt(out, j.result.as_ref(), |out, v| {
+        put_json(out, v, "job result")
+    })?;
+    put_opt(out, j.reason.as_deref(), |out, t| {
+        put_text(out, t, "job reason")
+    })
 }
 
 fn read_job(r: &mut FieldReader<'_>) -> Result<JobView, WireError> {
     Ok(JobView {
         id: read_id(r)?,
-        kind: known(&read_text(r)?, &KINDS, "job kind")?,
+        kind: known(&r.text("job kind")?, &KINDS, "job kind")?,
         state: STATES
             .get(usize::from(r.u8()?))
             .copied()
@@ -110,8 +103,8 @@ fn read_job(r: &mut FieldReader<'_>) -> Result<JobView, WireError> {
             done: r.u64()?,
             total: r.u64()?,
         },
-        result: read_opt(r, read_json)?,
-        reason: read_opt(r, read_text)?,
+        result: r.opt(|r| r.json("job result"))?,
+        reason: r.opt(|r| r.text("job reason"))?,
     })
 }
 
@@ -120,7 +113,7 @@ fn card(out: &mut Vec<u8>, c: &ModelCard) {
         ModelKind::Linear => 0,
         ModelKind::Logistic => 1,
     });
-    u64_of(out, c.features);
+    put_size(out, c.features);
     out.push(c.input.n_bits);
     out.extend_from_slice(&c.input.scale.to_bits().to_be_bytes());
     out.extend_from_slice(&c.input.zero_point.to_be_bytes());
@@ -134,7 +127,7 @@ fn read_card(r: &mut FieldReader<'_>) -> Result<ModelCard, WireError> {
         1 => ModelKind::Logistic,
         _ => return Err(WireError::Invalid("model kind")),
     };
-    let features = read_usize(r)?;
+    let features = r.size("features")?;
     let n_bits = r.u8()?;
     if !(2..=16).contains(&n_bits) {
         return Err(WireError::Invalid("quantiser bits"));
@@ -181,9 +174,9 @@ impl RemoteCodec for FheService {
                 timeout: t,
             } => {
                 out.push(1);
-                u64_of(&mut out, *options);
+                put_size(&mut out, *options);
                 bytes(&mut out, ballots)?;
-                timeout(&mut out, *t)?;
+                put_opt_millis(&mut out, *t);
             }
             FheRequest::Auction {
                 rule,
@@ -196,7 +189,7 @@ impl RemoteCodec for FheService {
                     AuctionRule::Second => 1,
                 });
                 bytes(&mut out, bids)?;
-                timeout(&mut out, *t)?;
+                put_opt_millis(&mut out, *t);
             }
             FheRequest::Sum {
                 values,
@@ -204,14 +197,14 @@ impl RemoteCodec for FheService {
                 timeout: t,
             } => {
                 out.push(3);
-                u64_of(&mut out, *values);
+                put_size(&mut out, *values);
                 bytes(&mut out, lists)?;
-                timeout(&mut out, *t)?;
+                put_opt_millis(&mut out, *t);
             }
             FheRequest::Models => out.push(4),
             FheRequest::Score { model, sample } => {
                 out.push(5);
-                text(&mut out, model)?;
+                put_text(&mut out, model, "model name")?;
                 bytes(&mut out, sample)?;
             }
             FheRequest::Job { id, wait } => {
@@ -232,9 +225,9 @@ impl RemoteCodec for FheService {
         let request = match r.u8()? {
             0 => FheRequest::PublicKey,
             1 => FheRequest::Tally {
-                options: read_usize(&mut r)?,
+                options: r.size("options")?,
                 ballots: read_bytes(&mut r)?,
-                timeout: read_timeout(&mut r)?,
+                timeout: read_opt_millis(&mut r)?,
             },
             2 => FheRequest::Auction {
                 rule: match r.u8()? {
@@ -243,21 +236,21 @@ impl RemoteCodec for FheService {
                     _ => return Err(WireError::Invalid("auction rule")),
                 },
                 bids: read_bytes(&mut r)?,
-                timeout: read_timeout(&mut r)?,
+                timeout: read_opt_millis(&mut r)?,
             },
             3 => FheRequest::Sum {
-                values: read_usize(&mut r)?,
+                values: r.size("values")?,
                 lists: read_bytes(&mut r)?,
-                timeout: read_timeout(&mut r)?,
+                timeout: read_opt_millis(&mut r)?,
             },
             4 => FheRequest::Models,
             5 => FheRequest::Score {
-                model: read_text(&mut r)?,
+                model: r.text("model name")?,
                 sample: read_bytes(&mut r)?,
             },
             6 => FheRequest::Job {
                 id: read_id(&mut r)?,
-                wait: Duration::from_millis(r.u64()?),
+                wait: read_millis(&mut r)?,
             },
             7 => FheRequest::Cancel {
                 id: read_id(&mut r)?,
@@ -273,7 +266,7 @@ impl RemoteCodec for FheService {
         match response {
             FheResponse::PublicKey { params, bytes: key } => {
                 out.push(0);
-                text(&mut out, params)?;
+                put_text(&mut out, params, "FHE params")?;
                 bytes(&mut out, key)?;
             }
             FheResponse::Job(j) => {
@@ -282,8 +275,8 @@ impl RemoteCodec for FheService {
             }
             FheResponse::Models(models) => {
                 out.push(2);
-                put_list(&mut out, models.iter(), |out, (name, c)| {
-                    text(out, name)?;
+                put_list(&mut out, models.iter(), "models", |out, (name, c)| {
+                    put_text(out, name, "model name")?;
                     card(out, c);
                     Ok(())
                 })?;
@@ -300,13 +293,13 @@ impl RemoteCodec for FheService {
         let mut r = FieldReader::new(b);
         let response = match r.u8()? {
             0 => FheResponse::PublicKey {
-                params: known(&read_text(&mut r)?, &[PARAMS_VERSION], "FHE params")?,
+                params: known(&r.text("FHE params")?, &[PARAMS_VERSION], "FHE params")?,
                 bytes: read_bytes(&mut r)?,
             },
             1 => FheResponse::Job(read_job(&mut r)?),
             2 => {
                 let mut models = BTreeMap::new();
-                for (name, c) in read_list(&mut r, |r| Ok((read_text(r)?, read_card(r)?)))? {
+                for (name, c) in r.list("models", |r| Ok((r.text("model name")?, read_card(r)?)))? {
                     if models.insert(name, c).is_some() {
                         return Err(WireError::Invalid("model name"));
                     }
@@ -324,6 +317,8 @@ impl RemoteCodec for FheService {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::Duration;
+
     use serde_json::json;
 
     use super::*;
@@ -426,7 +421,10 @@ mod tests {
         assert_eq!(bad(&[2, 2]), WireError::Invalid("auction rule"));
         assert_eq!(bad(&[7, 0, 0]), WireError::Truncated);
         assert_eq!(bad(&[4, 0]), WireError::Trailing(1));
-        assert_eq!(bad(&[5, 0, 0, 0, 1, 0xc3]), WireError::Invalid("text"));
+        assert_eq!(
+            bad(&[5, 0, 0, 0, 1, 0xc3]),
+            WireError::Invalid("model name")
+        );
         let bad = |b: &[u8]| S::decode_response(b).unwrap_err();
         assert_eq!(bad(&[4]), WireError::Invalid("FHE response kind"));
         // Another parameter set's key, an unknown job kind or state, a bad card.
@@ -448,7 +446,7 @@ mod tests {
         assert_eq!(bad(&model(0, 1)), WireError::Invalid("quantiser bits"));
         assert_eq!(
             bad(&[2, 0xff, 0xff, 0xff, 0xff]),
-            WireError::TooLarge("count")
+            WireError::TooLarge("models")
         );
         // Two cards under one name.
         let one = [&[0, 0, 0, 1, b'm', 0][..], &[0; 8], &[8], &[0; 32]].concat();

@@ -15,7 +15,9 @@
 //! No affinity: any node running the model may answer (the response cache is per node).
 
 use swarm_runtime::cluster::RemoteCodec;
-use swarm_runtime::cluster::codec::{FieldReader, PieceSink, put_long, put_short};
+use swarm_runtime::cluster::codec::{
+    FieldReader, PieceSink, put_count, put_flag, put_long, put_short, put_text,
+};
 use swarm_runtime::cluster::wire::WireError;
 use tokio::sync::mpsc;
 
@@ -37,31 +39,16 @@ fn put_f32(out: &mut Vec<u8>, v: f32) {
     put_u32(out, v.to_bits());
 }
 
-fn text(r: &mut FieldReader<'_>, what: &'static str) -> Result<String, WireError> {
-    String::from_utf8(r.long(what)?).map_err(|_| WireError::Invalid(what))
-}
-
-fn flag(r: &mut FieldReader<'_>, what: &'static str) -> Result<bool, WireError> {
-    match r.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(WireError::Invalid(what)),
-    }
-}
-
 fn put_sampling(out: &mut Vec<u8>, s: &Sampling) -> Result<(), WireError> {
     put_f32(out, s.temperature);
     put_f32(out, s.top_p);
     put_u32(out, s.top_k);
     put_f32(out, s.min_p);
-    out.push(u8::from(s.seed.is_some()));
+    put_flag(out, s.seed.is_some());
     out.extend_from_slice(&s.seed.unwrap_or(0).to_be_bytes());
-    out.push(u8::from(s.max_tokens.is_some()));
+    put_flag(out, s.max_tokens.is_some());
     put_u32(out, s.max_tokens.unwrap_or(0));
-    if s.stop.len() > MAX_STOPS {
-        return Err(WireError::TooLarge("stop"));
-    }
-    put_u32(out, s.stop.len() as u32);
+    put_count(out, s.stop.len(), MAX_STOPS, "stop")?;
     for stop in &s.stop {
         put_short(out, stop, "stop")?;
     }
@@ -85,12 +72,9 @@ fn read_sampling(r: &mut FieldReader<'_>) -> Result<Sampling, WireError> {
     let top_p = f32_(r)?;
     let top_k = r.u32()?;
     let min_p = f32_(r)?;
-    let seed = (flag(r, "seed")?, r.u64()?);
-    let max_tokens = (flag(r, "max_tokens")?, r.u32()?);
-    let stops = r.u32()? as usize;
-    if stops > MAX_STOPS {
-        return Err(WireError::TooLarge("stop"));
-    }
+    let seed = (r.flag("seed")?, r.u64()?);
+    let max_tokens = (r.flag("max_tokens")?, r.u32()?);
+    let stops = r.count(MAX_STOPS, "stop")?;
     let stop = (0..stops)
         .map(|_| r.short("stop"))
         .collect::<Result<_, _>>()?;
@@ -140,22 +124,19 @@ impl RemoteCodec for LlmService {
         match &g.prompt {
             Prompt::Chat(messages) => {
                 out.push(0);
-                if messages.len() > MAX_MESSAGES {
-                    return Err(WireError::TooLarge("messages"));
-                }
-                put_u32(&mut out, messages.len() as u32);
+                put_count(&mut out, messages.len(), MAX_MESSAGES, "messages")?;
                 for m in messages {
                     put_short(&mut out, &m.role, "role")?;
-                    put_long(&mut out, m.content.as_bytes(), "content")?;
+                    put_text(&mut out, &m.content, "content")?;
                 }
             }
             Prompt::Text(text) => {
                 out.push(1);
-                put_long(&mut out, text.as_bytes(), "prompt")?;
+                put_text(&mut out, text, "prompt")?;
             }
         }
         put_sampling(&mut out, &g.sampling)?;
-        out.push(u8::from(g.cache));
+        put_flag(&mut out, g.cache);
         Ok(out)
     }
 
@@ -166,23 +147,20 @@ impl RemoteCodec for LlmService {
             2 => {
                 let prompt = match r.u8()? {
                     0 => {
-                        let n = r.u32()? as usize;
-                        if n > MAX_MESSAGES {
-                            return Err(WireError::TooLarge("messages"));
-                        }
+                        let n = r.count(MAX_MESSAGES, "messages")?;
                         let mut messages = Vec::with_capacity(n.min(64));
                         for _ in 0..n {
                             let role = r.short("role")?;
-                            let content = text(&mut r, "content")?;
+                            let content = r.text("content")?;
                             messages.push(ChatMessage { role, content });
                         }
                         Prompt::Chat(messages)
                     }
-                    1 => Prompt::Text(text(&mut r, "prompt")?),
+                    1 => Prompt::Text(r.text("prompt")?),
                     _ => return Err(WireError::Invalid("prompt kind")),
                 };
                 let sampling = read_sampling(&mut r)?;
-                let cache = flag(&mut r, "cache")?;
+                let cache = r.flag("cache")?;
                 LlmRequest::Generate(Box::new(Generate {
                     prompt,
                     sampling,
@@ -201,11 +179,11 @@ impl RemoteCodec for LlmService {
         match response {
             LlmResponse::Generated(g) => {
                 out.push(1);
-                put_long(&mut out, g.text.as_bytes(), "text")?;
+                put_text(&mut out, &g.text, "text")?;
                 out.push(finish_byte(g.finish_reason));
                 put_u32(&mut out, g.usage.prompt_tokens);
                 put_u32(&mut out, g.usage.completion_tokens);
-                out.push(u8::from(g.cached));
+                put_flag(&mut out, g.cached);
             }
             LlmResponse::Described(m) => {
                 out.push(2);
@@ -221,7 +199,7 @@ impl RemoteCodec for LlmService {
         let mut r = FieldReader::new(bytes);
         let response = match r.u8()? {
             1 => {
-                let text = text(&mut r, "text")?;
+                let text = r.text("text")?;
                 let finish_reason = match r.u8()? {
                     0 => FinishReason::Stop,
                     1 => FinishReason::Length,
@@ -232,7 +210,7 @@ impl RemoteCodec for LlmService {
                     prompt_tokens: r.u32()?,
                     completion_tokens: r.u32()?,
                 };
-                let cached = flag(&mut r, "cached")?;
+                let cached = r.flag("cached")?;
                 LlmResponse::Generated(Generation {
                     text,
                     finish_reason,

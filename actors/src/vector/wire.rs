@@ -34,12 +34,15 @@
 //!   `record`; points (7): `count + records`; count (8): `u64`; dropped (9): nothing.
 //!   Hits are `count + (id | f32 score | opt payload | opt vector)`; a record is `id |
 //!   payload | vector`.
-//! - payload (any JSON value), in binary rather than as JSON text so numbers arrive
-//!   bit-for-bit (serde_json, as built here, does not read every `f64` back from its
-//!   text): `u8 tag` — null (0), false (1), true (2), u64 (3), i64 (4), f64 bits (5),
-//!   string (6: text), array (7: count + values), object (8: count + (text key, value));
-//!   nested at most [`MAX_VALUE_DEPTH`] deep. An `object` alone (payload changes) is the
-//!   part after tag 8.
+//! - payload (any JSON value; match values too), in binary rather than as JSON text so
+//!   numbers arrive bit-for-bit (serde_json, as built here, does not read every `f64` back
+//!   from its text), as the runtime's
+//!   [`put_json`](swarm_runtime::cluster::codec::put_json) lays it out: `u8 tag` — null
+//!   (0), false (1), true (2), u64 (3), negative i64 (4), f64 bits (5), string (6: text),
+//!   array (7: count + values), object (8: count + (text key, value), no key twice); at
+//!   most 2^20 items in one array or object, nested at most
+//!   [`MAX_JSON_DEPTH`](swarm_runtime::cluster::codec::MAX_JSON_DEPTH) (128) deep. An
+//!   `object` alone (payload changes) is the part after tag 8.
 //! - filter: `conditions must | conditions should | conditions must_not | opt (u64
 //!   min_count | conditions)`; conditions are a count, then per condition a `u8` tag:
 //!   match (0: key | count + values), except (1: key | count + values), text (2: key |
@@ -69,8 +72,6 @@ mod response;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
-
-pub use fields::MAX_VALUE_DEPTH;
 
 impl RemoteCodec for VectorService {
     fn encode_request(request: &VectorRequest) -> Result<Vec<u8>, WireError> {

@@ -3,12 +3,15 @@
 //! writers every codec (and the frame format in `wire.rs`) is built from.
 //!
 //! Fields are big-endian and length-prefixed: `u16` before short text (at most 256 bytes),
-//! `u32` before long byte strings (at most [`MAX_FRAME`]), `f64` as its IEEE-754 bits.
-//! Every read checks the length first, so a short or hostile payload is an error, never a
-//! panic.
+//! `u32` before long byte strings and text (at most [`MAX_FRAME`]), `f64` as its IEEE-754
+//! bits; a flag is a `u8` 0 or 1, an optional value a flag before the value, a size a
+//! `u64`, a count a `u32` before the items it counts, and a JSON value is laid out as in
+//! [`put_json`]. Every read checks the length first, so a short or hostile payload is an
+//! error, never a panic.
 
 use std::borrow::Cow;
 
+pub use super::json::{MAX_JSON_DEPTH, put_json, put_json_object};
 use super::wire::{MAX_FRAME, WireError};
 use crate::error::SwarmError;
 use crate::service::Service;
@@ -19,6 +22,12 @@ pub type PieceSink = Box<dyn FnMut(Vec<u8>) -> bool + Send>;
 
 /// The longest short text field (names, codes, traceparents).
 pub const MAX_NAME: usize = 256;
+
+/// At most this many items in one list ([`put_list`]), JSON array or JSON object.
+pub const MAX_ITEMS: usize = 1 << 20;
+
+/// Items reserved ahead for a count read off the wire; more grow as they actually arrive.
+const PREALLOC: usize = 1024;
 
 /// A service type whose requests and responses can cross to another node. Register it
 /// with [`crate::ServiceTypeRegistration::remote`]; each encoding is the service's own,
@@ -92,6 +101,59 @@ pub fn put_f64s(out: &mut Vec<u8>, values: &[f64], what: &'static str) -> Result
         out.extend_from_slice(&v.to_bits().to_be_bytes());
     }
     Ok(())
+}
+
+/// Appends text: `u32` length, then the UTF-8 (at most [`MAX_FRAME`] bytes).
+pub fn put_text(out: &mut Vec<u8>, text: &str, what: &'static str) -> Result<(), WireError> {
+    put_long(out, text.as_bytes(), what)
+}
+
+/// Appends a flag: `u8` 1 for `true`, 0 for `false`.
+pub fn put_flag(out: &mut Vec<u8>, flag: bool) {
+    out.push(u8::from(flag));
+}
+
+/// Appends a size (or a count that is a value, not a list's length) as a `u64`.
+pub fn put_size(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u64).to_be_bytes());
+}
+
+/// Appends a `u32` count of the items that follow, refused past `limit` (and past
+/// [`MAX_FRAME`]: every item takes at least a byte).
+pub fn put_count(
+    out: &mut Vec<u8>,
+    n: usize,
+    limit: usize,
+    what: &'static str,
+) -> Result<(), WireError> {
+    if n > limit.min(MAX_FRAME) {
+        return Err(WireError::TooLarge(what));
+    }
+    out.extend_from_slice(&(n as u32).to_be_bytes());
+    Ok(())
+}
+
+/// Appends an optional value: a flag ([`put_flag`]), then the value as `put` writes it
+/// when there is one.
+pub fn put_opt<T>(
+    out: &mut Vec<u8>,
+    value: Option<T>,
+    put: impl FnOnce(&mut Vec<u8>, T) -> Result<(), WireError>,
+) -> Result<(), WireError> {
+    put_flag(out, value.is_some());
+    value.map_or(Ok(()), |v| put(out, v))
+}
+
+/// Appends a list: a count ([`put_count`], at most [`MAX_ITEMS`]), then each item as
+/// `put` writes it.
+pub fn put_list<T>(
+    out: &mut Vec<u8>,
+    items: impl ExactSizeIterator<Item = T>,
+    what: &'static str,
+    mut put: impl FnMut(&mut Vec<u8>, T) -> Result<(), WireError>,
+) -> Result<(), WireError> {
+    put_count(out, items.len(), MAX_ITEMS, what)?;
+    items.into_iter().try_for_each(|item| put(out, item))
 }
 
 /// Reads fields in order; every read checks the length first.
@@ -173,6 +235,61 @@ impl<'a> FieldReader<'a> {
             });
         }
         (0..n).map(|_| self.f64()).collect()
+    }
+
+    /// Text written by [`put_text`]; invalid UTF-8 is an error.
+    pub fn text(&mut self, what: &'static str) -> Result<String, WireError> {
+        String::from_utf8(self.long(what)?).map_err(|_| WireError::Invalid(what))
+    }
+
+    /// A flag written by [`put_flag`]: 0 or 1, anything else is an error.
+    pub fn flag(&mut self, what: &'static str) -> Result<bool, WireError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(WireError::Invalid(what)),
+        }
+    }
+
+    /// A size written by [`put_size`]; one past `usize` is an error.
+    pub fn size(&mut self, what: &'static str) -> Result<usize, WireError> {
+        usize::try_from(self.u64()?).map_err(|_| WireError::Invalid(what))
+    }
+
+    /// A count written by [`put_count`], refused past `limit` (and past [`MAX_FRAME`]).
+    pub fn count(&mut self, limit: usize, what: &'static str) -> Result<usize, WireError> {
+        let n = self.u32()? as usize;
+        if n > limit.min(MAX_FRAME) {
+            return Err(WireError::TooLarge(what));
+        }
+        Ok(n)
+    }
+
+    /// An optional value written by [`put_opt`]; `read` reads the value itself.
+    pub fn opt<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, WireError>,
+    ) -> Result<Option<T>, WireError> {
+        if self.flag("option flag")? {
+            read(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A list written by [`put_list`], each item as `read` reads it. The count is checked
+    /// before anything is allocated, and only a few items are reserved ahead of arriving.
+    pub fn list<T>(
+        &mut self,
+        what: &'static str,
+        mut read: impl FnMut(&mut Self) -> Result<T, WireError>,
+    ) -> Result<Vec<T>, WireError> {
+        let n = self.count(MAX_ITEMS, what)?;
+        let mut items = Vec::with_capacity(n.min(PREALLOC));
+        for _ in 0..n {
+            items.push(read(self)?);
+        }
+        Ok(items)
     }
 
     /// Checks nothing follows the last field.
@@ -290,5 +407,66 @@ mod tests {
         let mut r = FieldReader::new(&[0, 0x10, 0, 0]);
         assert_eq!(r.f64s("values"), Err(WireError::Truncated));
         assert!(put_short(&mut Vec::new(), &"x".repeat(MAX_NAME + 1), "name").is_err());
+    }
+
+    #[test]
+    fn text_flags_sizes_options_and_lists_round_trip_and_bad_ones_are_errors() {
+        let mut out = Vec::new();
+        put_text(&mut out, "héllo ✓", "text").unwrap();
+        put_flag(&mut out, true);
+        put_size(&mut out, 7);
+        put_opt(&mut out, Some(3u64), |out, v| {
+            put_size(out, v as usize);
+            Ok(())
+        })
+        .unwrap();
+        put_opt(&mut out, None::<&str>, |out, t| put_text(out, t, "text")).unwrap();
+        put_list(&mut out, ["a", "", "c"].into_iter(), "names", |out, t| {
+            put_text(out, t, "name")
+        })
+        .unwrap();
+        put_count(&mut out, 2, 2, "pair").unwrap();
+        let read = |bytes: &[u8]| {
+            let mut r = FieldReader::new(bytes);
+            let all = (
+                r.text("text")?,
+                r.flag("flag")?,
+                r.size("size")?,
+                r.opt(|r| r.size("size"))?,
+                r.opt(|r| r.text("text"))?,
+                r.list("names", |r| r.text("name"))?,
+                r.count(2, "pair")?,
+            );
+            r.end().map(|()| all)
+        };
+        let (text, flag, size, some, none, names, pair) = read(&out).unwrap();
+        assert_eq!((text.as_str(), flag, size), ("héllo ✓", true, 7));
+        assert_eq!((some, none, pair), (Some(3), None, 2));
+        assert_eq!(names, ["a", "", "c"]);
+        for cut in 0..out.len() {
+            assert!(read(&out[..cut]).is_err(), "cut at {cut}");
+        }
+        let bad = |bytes: &[u8]| read(bytes).unwrap_err();
+        assert_eq!(bad(&[0, 0, 0, 1, 0xff]), WireError::Invalid("text"));
+        assert_eq!(bad(&[0, 0, 0, 0, 2]), WireError::Invalid("flag"));
+        let flagged = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            bad(&[&flagged[..], &[2]].concat()),
+            WireError::Invalid("option flag")
+        );
+        // A count past its limit is refused before anything is read or allocated.
+        let mut r = FieldReader::new(&[0, 0, 0, 3]);
+        assert_eq!(r.count(2, "pair"), Err(WireError::TooLarge("pair")));
+        assert_eq!(
+            put_count(&mut Vec::new(), 3, 2, "pair"),
+            Err(WireError::TooLarge("pair"))
+        );
+        let mut r = FieldReader::new(&[0x7f, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            r.list("names", |r| r.u8()),
+            Err(WireError::TooLarge("names"))
+        );
+        let mut r = FieldReader::new(&[0, 0x10, 0, 0]);
+        assert_eq!(r.list("names", |r| r.u8()), Err(WireError::Truncated));
     }
 }

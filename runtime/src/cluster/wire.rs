@@ -24,7 +24,7 @@
 
 use std::time::Duration;
 
-use super::codec::{FieldReader, put_long, put_short};
+use super::codec::{FieldReader, put_flag, put_long, put_short, put_text};
 use crate::envelope::{Priority, RequestId};
 use crate::error::ErrorCode;
 
@@ -224,7 +224,7 @@ impl RemoteRequest {
         )?;
         put_short(&mut out, &self.service, "service name")?;
         put_short(&mut out, &self.from, "node name")?;
-        out.push(u8::from(self.streamed));
+        put_flag(&mut out, self.streamed);
         put_long(&mut out, &self.payload, "payload")?;
         Ok(out)
     }
@@ -238,11 +238,7 @@ impl RemoteRequest {
         let traceparent = Some(r.short("traceparent")?).filter(|t| !t.is_empty());
         let service = r.short("service name")?;
         let from = r.short("node name")?;
-        let streamed = match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return Err(WireError::Invalid("streamed flag")),
-        };
+        let streamed = r.flag("streamed flag")?;
         let payload = r.long("payload")?;
         r.end()?;
         Ok(Self {
@@ -271,7 +267,7 @@ impl RemoteReply {
             Err((code, message)) => {
                 out.push(1);
                 put_short(&mut out, code.as_str(), "error code")?;
-                put_long(&mut out, message.as_bytes(), "error message")?;
+                put_text(&mut out, message, "error message")?;
                 &[]
             }
         };
@@ -292,8 +288,7 @@ impl RemoteReply {
             0 => None,
             1 => {
                 let code = r.short("error code")?;
-                let message = String::from_utf8(r.long("error message")?)
-                    .map_err(|_| WireError::Invalid("error message"))?;
+                let message = r.text("error message")?;
                 let code = ErrorCode::ALL
                     .into_iter()
                     .find(|c| c.as_str() == code)

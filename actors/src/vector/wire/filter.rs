@@ -4,13 +4,12 @@
 use std::collections::HashSet;
 
 use serde_json::Value;
-use swarm_runtime::cluster::codec::FieldReader;
+use swarm_runtime::cluster::codec::{
+    FieldReader, put_count, put_json, put_opt, put_size, put_text,
+};
 use swarm_runtime::cluster::wire::{MAX_FRAME, WireError};
 
-use super::fields::{
-    PREALLOC, count, flag, opt, point_id, read_count, read_opt, read_point_id, read_size,
-    read_text, read_value, size, text, value, vec_for,
-};
+use super::fields::{PREALLOC, point_id, read_point_id, vec_for};
 use crate::vector::core::PointId;
 use crate::vector::core::filter::{
     Condition, Filter, MAX_CONDITIONS, MAX_DEPTH, MAX_HAS_ID, MAX_KEY_BYTES, MAX_KEY_PARTS,
@@ -22,27 +21,28 @@ pub(super) fn filter(out: &mut Vec<u8>, f: &Filter) -> Result<(), WireError> {
     conditions(out, &f.must)?;
     conditions(out, &f.should)?;
     conditions(out, &f.must_not)?;
-    opt(out, f.min_should.as_ref(), |out, m| {
-        size(out, m.min_count);
+    put_opt(out, f.min_should.as_ref(), |out, m| {
+        put_size(out, m.min_count);
         conditions(out, &m.conditions)
     })
 }
 
 fn conditions(out: &mut Vec<u8>, list: &[Condition]) -> Result<(), WireError> {
-    count(out, list.len(), "filter conditions")?;
+    put_count(out, list.len(), MAX_FRAME, "filter conditions")?;
     list.iter().try_for_each(|c| condition(out, c))
 }
 
 fn values(out: &mut Vec<u8>, key: &str, list: &[Value]) -> Result<(), WireError> {
-    text(out, key, "filter key")?;
-    count(out, list.len(), "match values")?;
-    list.iter().try_for_each(|v| value(out, v))
+    put_text(out, key, "filter key")?;
+    put_count(out, list.len(), MAX_FRAME, "match values")?;
+    list.iter()
+        .try_for_each(|v| put_json(out, v, "match value"))
 }
 
 fn range(out: &mut Vec<u8>, key: &str, r: &Range) -> Result<(), WireError> {
-    text(out, key, "filter key")?;
+    put_text(out, key, "filter key")?;
     for bound in [r.gt, r.gte, r.lt, r.lte] {
-        opt(out, bound.as_ref(), |out, b| {
+        put_opt(out, bound.as_ref(), |out, b| {
             out.extend_from_slice(&b.to_bits().to_be_bytes());
             Ok(())
         })?;
@@ -62,8 +62,8 @@ fn condition(out: &mut Vec<u8>, c: &Condition) -> Result<(), WireError> {
         }
         Condition::Text { key, text: t } => {
             out.push(2);
-            text(out, key, "filter key")?;
-            text(out, t, "match text")
+            put_text(out, key, "filter key")?;
+            put_text(out, t, "match text")
         }
         Condition::Range { key, range: r } => {
             out.push(3);
@@ -78,7 +78,7 @@ fn condition(out: &mut Vec<u8>, c: &Condition) -> Result<(), WireError> {
             // In order, so one filter always has one encoding.
             let mut sorted: Vec<&PointId> = ids.iter().collect();
             sorted.sort();
-            count(out, sorted.len(), "has_id")?;
+            put_count(out, sorted.len(), MAX_FRAME, "has_id")?;
             sorted.into_iter().for_each(|id| point_id(out, id));
             Ok(())
         }
@@ -88,15 +88,15 @@ fn condition(out: &mut Vec<u8>, c: &Condition) -> Result<(), WireError> {
         }
         Condition::IsEmpty(key) => {
             out.push(7);
-            text(out, key, "filter key")
+            put_text(out, key, "filter key")
         }
         Condition::IsNull(key) => {
             out.push(8);
-            text(out, key, "filter key")
+            put_text(out, key, "filter key")
         }
         Condition::NestedArray { key, filter: f } => {
             out.push(9);
-            text(out, key, "filter key")?;
+            put_text(out, key, "filter key")?;
             filter(out, f)
         }
         Condition::Nested(f) => {
@@ -124,8 +124,8 @@ fn read_filter_at(
         must: read_conditions(r, depth, budget)?,
         should: read_conditions(r, depth, budget)?,
         must_not: read_conditions(r, depth, budget)?,
-        min_should: read_opt(r, |r| {
-            let min_count = read_size(r, "min_count")?;
+        min_should: r.opt(|r| {
+            let min_count = r.size("min_count")?;
             Ok(MinShould {
                 conditions: read_conditions(r, depth, budget)?,
                 min_count,
@@ -139,7 +139,7 @@ fn read_conditions(
     depth: usize,
     budget: &mut usize,
 ) -> Result<Vec<Condition>, WireError> {
-    let n = read_count(r, *budget, "filter conditions")?;
+    let n = r.count(*budget, "filter conditions")?;
     let mut list = Vec::with_capacity(n);
     for _ in 0..n {
         *budget = budget
@@ -151,7 +151,7 @@ fn read_conditions(
 }
 
 fn read_key(r: &mut FieldReader<'_>) -> Result<String, WireError> {
-    let key = read_text(r, "filter key")?;
+    let key = r.text("filter key")?;
     if key.is_empty() || key.len() > MAX_KEY_BYTES || key.split('.').count() > MAX_KEY_PARTS {
         return Err(WireError::Invalid("filter key"));
     }
@@ -159,10 +159,10 @@ fn read_key(r: &mut FieldReader<'_>) -> Result<String, WireError> {
 }
 
 fn read_values(r: &mut FieldReader<'_>) -> Result<Vec<Value>, WireError> {
-    let n = read_count(r, MAX_FRAME, "match values")?;
+    let n = r.count(MAX_FRAME, "match values")?;
     let mut list = vec_for(n);
     for _ in 0..n {
-        match read_value(r)? {
+        match r.json("match value")? {
             v @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) => list.push(v),
             _ => return Err(WireError::Invalid("match value")),
         }
@@ -172,7 +172,7 @@ fn read_values(r: &mut FieldReader<'_>) -> Result<Vec<Value>, WireError> {
 
 fn read_range(r: &mut FieldReader<'_>) -> Result<Range, WireError> {
     let mut bound = || {
-        read_opt(r, |r| {
+        r.opt(|r| {
             Some(r.f64()?)
                 .filter(|b| b.is_finite())
                 .ok_or(WireError::Invalid("range bound"))
@@ -206,7 +206,7 @@ fn read_condition(
         },
         2 => Condition::Text {
             key: read_key(r)?,
-            text: read_text(r, "match text")?,
+            text: r.text("match text")?,
         },
         3 => Condition::Range {
             key: read_key(r)?,
@@ -217,14 +217,14 @@ fn read_condition(
             range: read_range(r)?,
         },
         5 => {
-            let n = read_count(r, MAX_HAS_ID, "has_id")?;
+            let n = r.count(MAX_HAS_ID, "has_id")?;
             let mut ids = HashSet::with_capacity(n.min(PREALLOC));
             for _ in 0..n {
                 ids.insert(read_point_id(r)?);
             }
             Condition::HasId(ids)
         }
-        6 => Condition::HasVector(flag(r, "has_vector")?),
+        6 => Condition::HasVector(r.flag("has_vector")?),
         7 => Condition::IsEmpty(read_key(r)?),
         8 => Condition::IsNull(read_key(r)?),
         9 => Condition::NestedArray {
@@ -241,7 +241,6 @@ fn read_condition(
 mod tests {
     use serde_json::json;
 
-    use super::super::fields::{MAX_VALUE_DEPTH, read_value, value};
     use super::*;
 
     #[test]
@@ -281,16 +280,5 @@ mod tests {
             ..Filter::default()
         };
         assert!(decode(&many).is_err());
-        let mut v = json!(1);
-        for _ in 0..=MAX_VALUE_DEPTH {
-            v = json!([v]);
-        }
-        assert!(value(&mut Vec::new(), &v).is_err());
-        let mut bytes = [7u8, 0, 0, 0, 1].repeat(MAX_VALUE_DEPTH + 1);
-        bytes.push(0);
-        assert_eq!(
-            read_value(&mut FieldReader::new(&bytes)),
-            Err(WireError::TooLarge("payload depth"))
-        );
     }
 }

@@ -1,13 +1,13 @@
 //! Requests: a `u8` tag per variant, then its fields (the layout is in [`super`]'s
 //! documentation).
 
-use swarm_runtime::cluster::codec::FieldReader;
+use swarm_runtime::cluster::codec::{
+    FieldReader, put_count, put_json, put_json_object, put_opt, put_size, put_text,
+};
 use swarm_runtime::cluster::wire::{MAX_FRAME, WireError};
 
 use super::fields::{
-    config, count, floats, ids, name, object, opt, point_id, read_config, read_count, read_floats,
-    read_ids, read_object, read_opt, read_point_id, read_size, read_text, read_value, size, text,
-    value, vec_for,
+    config, floats, ids, name, point_id, read_config, read_floats, read_ids, read_point_id, vec_for,
 };
 use super::filter::{filter, read_filter};
 use crate::vector::core::{PayloadChange, ScrollQuery, SearchQuery};
@@ -36,15 +36,15 @@ fn read_selector(r: &mut FieldReader<'_>) -> Result<PointSelector, WireError> {
 
 fn query(out: &mut Vec<u8>, q: &SearchQuery) -> Result<(), WireError> {
     floats(out, &q.vector)?;
-    size(out, q.limit);
-    size(out, q.offset);
-    opt(out, q.filter.as_ref(), filter)?;
-    opt(out, q.score_threshold.as_ref(), |out, t| {
+    put_size(out, q.limit);
+    put_size(out, q.offset);
+    put_opt(out, q.filter.as_ref(), filter)?;
+    put_opt(out, q.score_threshold.as_ref(), |out, t| {
         out.extend_from_slice(&t.to_bits().to_be_bytes());
         Ok(())
     })?;
-    opt(out, q.ef.as_ref(), |out, ef| {
-        size(out, *ef);
+    put_opt(out, q.ef.as_ref(), |out, ef| {
+        put_size(out, *ef);
         Ok(())
     })?;
     out.push(u8::from(q.exact) | u8::from(q.with_payload) << 1 | u8::from(q.with_vector) << 2);
@@ -54,11 +54,11 @@ fn query(out: &mut Vec<u8>, q: &SearchQuery) -> Result<(), WireError> {
 fn read_query(r: &mut FieldReader<'_>) -> Result<SearchQuery, WireError> {
     let mut q = SearchQuery {
         vector: read_floats(r)?,
-        limit: read_size(r, "limit")?,
-        offset: read_size(r, "offset")?,
-        filter: read_opt(r, read_filter)?,
-        score_threshold: read_opt(r, |r| r.u32().map(f32::from_bits))?,
-        ef: read_opt(r, |r| read_size(r, "ef"))?,
+        limit: r.size("limit")?,
+        offset: r.size("offset")?,
+        filter: r.opt(read_filter)?,
+        score_threshold: r.opt(|r| r.u32().map(f32::from_bits))?,
+        ef: r.opt(|r| r.size("ef"))?,
         ..SearchQuery::default()
     };
     let flags = r.u8()?;
@@ -73,17 +73,18 @@ fn change(out: &mut Vec<u8>, c: &PayloadChange) -> Result<(), WireError> {
     match c {
         PayloadChange::Set { payload, key } => {
             out.push(0);
-            object(out, payload)?;
-            opt(out, key.as_ref(), |out, k| text(out, k, "payload key"))
+            put_json_object(out, payload, "payload")?;
+            put_opt(out, key.as_ref(), |out, k| put_text(out, k, "payload key"))
         }
         PayloadChange::Overwrite(payload) => {
             out.push(1);
-            object(out, payload)
+            put_json_object(out, payload, "payload")
         }
         PayloadChange::Delete(keys) => {
             out.push(2);
-            count(out, keys.len(), "payload keys")?;
-            keys.iter().try_for_each(|k| text(out, k, "payload key"))
+            put_count(out, keys.len(), MAX_FRAME, "payload keys")?;
+            keys.iter()
+                .try_for_each(|k| put_text(out, k, "payload key"))
         }
         PayloadChange::Clear => {
             out.push(3);
@@ -95,14 +96,14 @@ fn change(out: &mut Vec<u8>, c: &PayloadChange) -> Result<(), WireError> {
 fn read_change(r: &mut FieldReader<'_>) -> Result<PayloadChange, WireError> {
     Ok(match r.u8()? {
         0 => PayloadChange::Set {
-            payload: read_object(r)?,
-            key: read_opt(r, |r| read_text(r, "payload key"))?,
+            payload: r.json_object("payload")?,
+            key: r.opt(|r| r.text("payload key"))?,
         },
-        1 => PayloadChange::Overwrite(read_object(r)?),
+        1 => PayloadChange::Overwrite(r.json_object("payload")?),
         2 => {
-            let n = read_count(r, MAX_FRAME, "payload keys")?;
+            let n = r.count(MAX_FRAME, "payload keys")?;
             PayloadChange::Delete((0..n).try_fold(vec_for(n), |mut keys, _| {
-                keys.push(read_text(r, "payload key")?);
+                keys.push(r.text("payload key")?);
                 Ok::<_, WireError>(keys)
             })?)
         }
@@ -131,7 +132,7 @@ pub(super) fn encode_request(out: &mut Vec<u8>, request: &VectorRequest) -> Resu
         VectorRequest::Upsert { name: n, points } => {
             out.push(4);
             name(out, n)?;
-            count(out, points.len(), "points")?;
+            put_count(out, points.len(), MAX_FRAME, "points")?;
             for p in points {
                 point_id(out, &p.id);
                 match &p.vector {
@@ -141,10 +142,10 @@ pub(super) fn encode_request(out: &mut Vec<u8>, request: &VectorRequest) -> Resu
                     }
                     VectorInput::Text(t) => {
                         out.push(1);
-                        text(out, t, "point text")?;
+                        put_text(out, t, "point text")?;
                     }
                 }
-                value(out, &p.payload)?;
+                put_json(out, &p.payload, "payload")?;
             }
         }
         VectorRequest::Delete {
@@ -163,7 +164,7 @@ pub(super) fn encode_request(out: &mut Vec<u8>, request: &VectorRequest) -> Resu
             out.push(6);
             name(out, n)?;
             query(out, q)?;
-            opt(out, t.as_ref(), |out, t| text(out, t, "search text"))?;
+            put_opt(out, t.as_ref(), |out, t| put_text(out, t, "search text"))?;
         }
         VectorRequest::Get { name: n, id } => {
             out.push(7);
@@ -178,14 +179,14 @@ pub(super) fn encode_request(out: &mut Vec<u8>, request: &VectorRequest) -> Resu
         VectorRequest::SearchBatch { name: n, searches } => {
             out.push(9);
             name(out, n)?;
-            count(out, searches.len(), "searches")?;
+            put_count(out, searches.len(), MAX_FRAME, "searches")?;
             for (q, near) in searches {
                 query(out, q)?;
                 match near {
                     Near::Vector => out.push(0),
                     Near::Text(t) => {
                         out.push(1);
-                        text(out, t, "search text")?;
+                        put_text(out, t, "search text")?;
                     }
                     Near::Point(id) => {
                         out.push(2);
@@ -197,12 +198,12 @@ pub(super) fn encode_request(out: &mut Vec<u8>, request: &VectorRequest) -> Resu
         VectorRequest::Scroll { name: n, query: q } => {
             out.push(10);
             name(out, n)?;
-            opt(out, q.offset.as_ref(), |out, id| {
+            put_opt(out, q.offset.as_ref(), |out, id| {
                 point_id(out, id);
                 Ok(())
             })?;
-            size(out, q.limit);
-            opt(out, q.filter.as_ref(), filter)?;
+            put_size(out, q.limit);
+            put_opt(out, q.filter.as_ref(), filter)?;
         }
         VectorRequest::ChangePayload {
             name: n,
@@ -217,7 +218,7 @@ pub(super) fn encode_request(out: &mut Vec<u8>, request: &VectorRequest) -> Resu
         VectorRequest::Count { name: n, filter: f } => {
             out.push(12);
             name(out, n)?;
-            opt(out, f.as_ref(), filter)?;
+            put_opt(out, f.as_ref(), filter)?;
         }
     }
     Ok(())
@@ -240,17 +241,17 @@ pub(super) fn decode_request(r: &mut FieldReader<'_>) -> Result<VectorRequest, W
         1 => VectorRequest::Drop { name },
         2 => VectorRequest::Info { name },
         4 => {
-            let n = read_count(r, MAX_FRAME, "points")?;
+            let n = r.count(MAX_FRAME, "points")?;
             let mut points = vec_for(n);
             for _ in 0..n {
                 points.push(PointInput {
                     id: read_point_id(r)?,
                     vector: match r.u8()? {
                         0 => VectorInput::Vector(read_floats(r)?),
-                        1 => VectorInput::Text(read_text(r, "point text")?),
+                        1 => VectorInput::Text(r.text("point text")?),
                         _ => return Err(WireError::Invalid("point vector kind")),
                     },
-                    payload: read_value(r)?,
+                    payload: r.json("payload")?,
                 });
             }
             VectorRequest::Upsert { name, points }
@@ -262,7 +263,7 @@ pub(super) fn decode_request(r: &mut FieldReader<'_>) -> Result<VectorRequest, W
         6 => VectorRequest::Search {
             name,
             query: Box::new(read_query(r)?),
-            text: read_opt(r, |r| read_text(r, "search text"))?,
+            text: r.opt(|r| r.text("search text"))?,
         },
         7 => VectorRequest::Get {
             name,
@@ -273,13 +274,13 @@ pub(super) fn decode_request(r: &mut FieldReader<'_>) -> Result<VectorRequest, W
             ids: read_ids(r)?,
         },
         9 => {
-            let n = read_count(r, MAX_FRAME, "searches")?;
+            let n = r.count(MAX_FRAME, "searches")?;
             let mut searches = vec_for(n);
             for _ in 0..n {
                 let q = read_query(r)?;
                 let near = match r.u8()? {
                     0 => Near::Vector,
-                    1 => Near::Text(read_text(r, "search text")?),
+                    1 => Near::Text(r.text("search text")?),
                     2 => Near::Point(read_point_id(r)?),
                     _ => return Err(WireError::Invalid("search near kind")),
                 };
@@ -290,9 +291,9 @@ pub(super) fn decode_request(r: &mut FieldReader<'_>) -> Result<VectorRequest, W
         10 => VectorRequest::Scroll {
             name,
             query: ScrollQuery {
-                offset: read_opt(r, read_point_id)?,
-                limit: read_size(r, "limit")?,
-                filter: read_opt(r, read_filter)?,
+                offset: r.opt(read_point_id)?,
+                limit: r.size("limit")?,
+                filter: r.opt(read_filter)?,
             },
         },
         11 => VectorRequest::ChangePayload {
@@ -302,7 +303,7 @@ pub(super) fn decode_request(r: &mut FieldReader<'_>) -> Result<VectorRequest, W
         },
         12 => VectorRequest::Count {
             name,
-            filter: read_opt(r, read_filter)?,
+            filter: r.opt(read_filter)?,
         },
         _ => return Err(WireError::Invalid("vector request kind")),
     })

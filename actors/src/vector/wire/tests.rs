@@ -2,10 +2,10 @@
 
 use serde_json::json;
 use swarm_runtime::cluster::RemoteCodec;
-use swarm_runtime::cluster::codec::FieldReader;
+use swarm_runtime::cluster::codec::{FieldReader, put_json};
 use swarm_runtime::cluster::wire::WireError;
 
-use super::fields::{read_floats, read_value, value};
+use super::fields::read_floats;
 use super::filter::{filter, read_filter};
 use crate::vector::core::filter::{Condition, Range};
 use crate::vector::core::{
@@ -300,8 +300,8 @@ fn a_complex_filter_and_payload_numbers_round_trip_exactly() {
     assert_eq!(read_filter(&mut r).unwrap(), f);
     r.end().unwrap();
     let mut bytes = Vec::new();
-    value(&mut bytes, &payload()).unwrap();
-    let back = read_value(&mut FieldReader::new(&bytes)).unwrap();
+    put_json(&mut bytes, &payload(), "payload").unwrap();
+    let back = FieldReader::new(&bytes).json("payload").unwrap();
     assert_eq!(back, payload());
     assert_eq!(
         back["a"][2].as_f64().unwrap().to_bits(),
