@@ -1,6 +1,8 @@
 """Points the official OpenAI Python client, unchanged, at a swarm gateway and checks its
 chat and completions APIs: a whole answer, a stream (with usage), a JSON-mode answer, a
-completion, the model list, and a 422 surfacing as the client's own error type.
+completion, the model list, a 422 surfacing as the client's own error type, and tool
+calling: a required call read by the client (whole and streamed), then the conversation
+continued with the tool's result.
 
     python3 scripts/openai_chat_check.py http://127.0.0.1:8080
 Prints one JSON line with what it saw; exits non-zero on any failure.
@@ -37,6 +39,26 @@ def main(base):
     )
     completion = client.completions.create(model="SmolLM2", prompt="The capital of France is", temperature=0, max_tokens=5)
     models = client.models.list()
+    tools = [{"type": "function", "function": {
+        "name": "get_weather", "description": "The current weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+    called = client.chat.completions.create(
+        model="SmolLM2", messages=ask, temperature=0, max_tokens=200, tools=tools, tool_choice="required")
+    call = called.choices[0].message.tool_calls[0]
+    streamed_calls = {}
+    for chunk in client.chat.completions.create(
+            model="SmolLM2", messages=ask, temperature=0, max_tokens=200, tools=tools, tool_choice="required",
+            stream=True):
+        for choice in chunk.choices:
+            for d in choice.delta.tool_calls or []:
+                c = streamed_calls.setdefault(d.index, {"name": "", "arguments": ""})
+                c["name"] += d.function.name or ""
+                c["arguments"] += d.function.arguments or ""
+    follow_up = client.chat.completions.create(
+        model="SmolLM2", temperature=0, max_tokens=32, tools=tools, tool_choice="none",
+        messages=ask + [called.choices[0].message,
+                        {"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21}'}])
     try:
         client.chat.completions.create(model="SmolLM2", messages=messages, temperature=-1)
         refused = None
@@ -55,6 +77,11 @@ def main(base):
         "completion": completion.choices[0].text,
         "models": [m.id for m in models.data],
         "refused": refused,
+        "tool_finish": called.choices[0].finish_reason,
+        "tool_name": call.function.name,
+        "tool_arguments": json.loads(call.function.arguments),
+        "streamed_call": streamed_calls.get(0),
+        "follow_up": follow_up.choices[0].message.content,
     }))
 
 

@@ -17,6 +17,7 @@ mod sequence;
 pub mod service;
 pub mod stats;
 pub mod stop;
+pub mod tools;
 pub mod wire;
 
 pub use client::LlmClient;

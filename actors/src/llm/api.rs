@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::model::ChatMessage;
 use super::sampling::{ResponseFormatBody, Sampling};
 use super::service::{Generate, Prompt};
+use super::tools::{self, ToolCall, ToolChoice, ToolSpec};
 
 pub use super::routes::routes;
 
@@ -78,6 +79,40 @@ pub struct OpenAiBody {
     pub user: Option<String>,
     /// `false` bypasses the response cache (an extension).
     pub cache: Option<bool>,
+    /// Tools the model may call (chat).
+    pub tools: Option<Vec<ToolBody>>,
+    /// `none`, `auto`, `required` or `{"type": "function", "function": {"name": …}}`.
+    pub tool_choice: Option<Value>,
+    /// Whether one reply may call several tools (default true).
+    pub parallel_tool_calls: Option<bool>,
+}
+
+/// A declared tool: `{"type": "function", "function": {…}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolBody {
+    /// `function`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The function.
+    pub function: FunctionBody,
+}
+
+/// A declared function.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionBody {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The JSON schema of its arguments.
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    /// Accepted: the reply always follows the schema (a grammar enforces it).
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
 
 impl OpenAiBody {
@@ -123,11 +158,127 @@ impl OpenAiBody {
 pub struct MessageBody {
     /// `system`, `developer`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// Text, or `[{"type": "text", "text": …}]`.
+    /// Text, or `[{"type": "text", "text": …}]` (null for an assistant's tool calls).
+    #[serde(default)]
     pub content: Value,
     /// A participant's name (accepted, unused).
     #[serde(default)]
     pub name: Option<String>,
+    /// An assistant's calls: `[{"id", "type": "function", "function": {"name",
+    /// "arguments": "<JSON>"}}]`.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<Value>>,
+    /// The call a `tool` message answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+fn read_call(i: usize, j: usize, call: &Value) -> Result<ToolCall, String> {
+    let at = format!("messages[{i}].tool_calls[{j}]");
+    let name = call
+        .pointer("/function/name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{at}.function.name: required"))?;
+    let arguments = match call.pointer("/function/arguments") {
+        Some(Value::String(text)) => serde_json::from_str(text)
+            .map_err(|e| format!("{at}.function.arguments: not valid JSON ({e})"))?,
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => return Err(format!("{at}.function.arguments: required (a JSON string)")),
+    };
+    Ok(ToolCall {
+        id: call
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        name: name.to_string(),
+        arguments,
+    })
+}
+
+impl MessageBody {
+    fn read(&self, i: usize) -> Result<ChatMessage, String> {
+        let role = match self.role.as_str() {
+            "developer" => "system",
+            r @ ("system" | "user" | "assistant" | "tool") => r,
+            other => return Err(format!("messages[{i}].role: unknown role `{other}`")),
+        };
+        let content = match (&self.tool_calls, role) {
+            (Some(calls), "assistant") if !calls.is_empty() => {
+                let calls = calls
+                    .iter()
+                    .enumerate()
+                    .map(|(j, c)| read_call(i, j, c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                tools::calls_as_text(&calls)
+            }
+            (Some(_), _) => {
+                return Err(format!(
+                    "messages[{i}].tool_calls: only assistant messages carry tool calls"
+                ));
+            }
+            (None, _) => content_text(i, &self.content)?,
+        };
+        if role == "tool" && self.tool_call_id.is_none() {
+            return Err(format!(
+                "messages[{i}].tool_call_id: required in a tool message"
+            ));
+        }
+        Ok(ChatMessage {
+            role: role.into(),
+            content,
+        })
+    }
+}
+
+impl OpenAiBody {
+    /// The declared tools and the choice, checked.
+    fn tool_use(&self) -> Result<(Vec<ToolSpec>, ToolChoice), String> {
+        let tools = self
+            .tools
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, t)| {
+                if t.kind != "function" {
+                    return Err(format!("tools[{i}].type: must be `function`"));
+                }
+                let f = &t.function;
+                ToolSpec::new(
+                    &f.name,
+                    f.description.as_deref().unwrap_or(""),
+                    f.parameters.clone(),
+                )
+                .map_err(|e| format!("tools[{i}]: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let choice = match &self.tool_choice {
+            None if tools.is_empty() => ToolChoice::None,
+            None => ToolChoice::Auto,
+            Some(Value::String(s)) => match s.as_str() {
+                "none" => ToolChoice::None,
+                "auto" => ToolChoice::Auto,
+                "required" => ToolChoice::Required,
+                other => {
+                    return Err(format!(
+                        "tool_choice: unknown value `{other}` (none, auto, required or a function)"
+                    ));
+                }
+            },
+            Some(v) => match v.pointer("/function/name").and_then(Value::as_str) {
+                Some(name) if v.get("type").and_then(Value::as_str) == Some("function") => {
+                    ToolChoice::Named(name.to_string())
+                }
+                _ => {
+                    return Err(
+                        "tool_choice: must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}".into(),
+                    );
+                }
+            },
+        };
+        tools::check(&tools, &choice)?;
+        Ok((tools, choice))
+    }
 }
 
 fn content_text(i: usize, content: &Value) -> Result<String, String> {
@@ -155,8 +306,17 @@ fn content_text(i: usize, content: &Value) -> Result<String, String> {
     }
 }
 
-/// What a body asks for: the request, whether to stream, whether to end a stream with usage.
-pub type Asked = (Generate, bool, bool);
+/// What a body asks for.
+pub struct Asked {
+    /// The generation.
+    pub request: Generate,
+    /// Whether to stream the answer.
+    pub stream: bool,
+    /// Whether to end a stream with the token counts.
+    pub include_usage: bool,
+    /// The declared tools, when the reply is to be read as tool calls or an answer.
+    pub tools: Option<Vec<ToolSpec>>,
+}
 
 impl OpenAiBody {
     /// A chat request, or what is wrong with the body.
@@ -171,19 +331,18 @@ impl OpenAiBody {
         let messages = given
             .iter()
             .enumerate()
-            .map(|(i, m)| {
-                let role = match m.role.as_str() {
-                    "developer" => "system",
-                    r @ ("system" | "user" | "assistant" | "tool") => r,
-                    other => return Err(format!("messages[{i}].role: unknown role `{other}`")),
-                };
-                Ok(ChatMessage {
-                    role: role.into(),
-                    content: content_text(i, &m.content)?,
-                })
-            })
+            .map(|(i, m)| m.read(i))
             .collect::<Result<Vec<_>, String>>()?;
-        self.asked(Prompt::Chat(messages), None)
+        let (tools, choice) = self.tool_use()?;
+        let mut asked = self.asked(Prompt::Chat(Vec::new()), None)?;
+        let parallel = self.parallel_tool_calls.unwrap_or(true);
+        let format = std::mem::take(&mut asked.request.sampling.response_format);
+        let callable = tools::reply_schema(&tools, &choice, parallel, &format).is_some();
+        let (messages, format) = tools::prepare(messages, &tools, &choice, parallel, format);
+        asked.request.sampling.response_format = format;
+        asked.request.prompt = Prompt::Chat(messages);
+        asked.tools = callable.then_some(tools);
+        Ok(asked)
     }
 
     /// A completion request (OpenAI's default `max_tokens` there is 16), or what is wrong.
@@ -193,6 +352,9 @@ impl OpenAiBody {
                 "messages: not a completions field (send prompt, or use /v1/chat/completions)"
                     .into(),
             );
+        }
+        if self.tools.is_some() || self.tool_choice.is_some() {
+            return Err("tools: a chat field (use /v1/chat/completions)".into());
         }
         let prompt = match self.prompt.clone().unwrap_or(Value::Null) {
             Value::String(s) => s,
@@ -220,6 +382,11 @@ impl OpenAiBody {
             stream: None,
             cache: self.cache.unwrap_or(true),
         };
-        Ok((request, self.stream, include_usage))
+        Ok(Asked {
+            request,
+            stream: self.stream,
+            include_usage,
+            tools: None,
+        })
     }
 }

@@ -2,6 +2,9 @@
 //! with OpenAI's API: whole answers, or server-sent events (`data: {chunk}` … `data:
 //! [DONE]`) with an optional usage chunk. A client that disconnects mid-stream cancels its
 //! sequence: the stream is dropped, which aborts the call and frees the engine's slot.
+//! With `tools`, the reply (constrained to calls or an answer) is read whole and answered
+//! as `tool_calls` (finish reason `tool_calls`) or as content; a stream carries it in one
+//! delta.
 
 use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,6 +21,7 @@ use swarm_runtime::CallOptions;
 use super::api::{Asked, OpenAiBody};
 use super::client::{LlmClient, TokenStream};
 use super::service::Generation;
+use super::tools::{self, ModelTurn, ToolCall, ToolSpec};
 use crate::http::{ApiError, Call, Limits, ValidJson};
 
 /// Which route shapes the answer.
@@ -73,7 +77,8 @@ impl Head {
     fn whole(&self, g: &Generation) -> Value {
         let choice = match self.kind {
             Kind::Chat => {
-                json!({ "index": 0, "message": { "role": "assistant", "content": g.text }, "logprobs": null, "finish_reason": g.finish_reason.as_str() })
+                let (message, finish) = message(g, None, false);
+                json!({ "index": 0, "message": message, "logprobs": null, "finish_reason": finish })
             }
             Kind::Text => {
                 json!({ "index": 0, "text": g.text, "logprobs": null, "finish_reason": g.finish_reason.as_str() })
@@ -121,6 +126,39 @@ impl Head {
     }
 }
 
+/// The assistant's message and finish reason: text, or (with `tools`) the calls the reply
+/// makes or the answer it gives. A reply that does not read as either (cut off by
+/// `max_tokens`) is returned as its text.
+fn message(g: &Generation, tools: Option<&[ToolSpec]>, delta: bool) -> (Value, &'static str) {
+    let text_message = |text: &str| json!({ "role": "assistant", "content": text });
+    let Some(tools) = tools else {
+        return (text_message(&g.text), g.finish_reason.as_str());
+    };
+    match tools::read_reply(&g.text, tools) {
+        Ok(ModelTurn::Calls(calls)) => (
+            json!({ "role": "assistant", "content": null, "tool_calls": calls_json(&calls, delta) }),
+            "tool_calls",
+        ),
+        Ok(ModelTurn::Answer(text)) => (text_message(&text), g.finish_reason.as_str()),
+        Err(_) => (text_message(&g.text), g.finish_reason.as_str()),
+    }
+}
+
+fn calls_json(calls: &[ToolCall], with_index: bool) -> Vec<Value> {
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut call = json!({ "id": c.id, "type": "function",
+                "function": { "name": c.name, "arguments": c.arguments.to_string() } });
+            if with_index {
+                call["index"] = json!(i);
+            }
+            call
+        })
+        .collect()
+}
+
 async fn chat(
     State(client): State<LlmClient>,
     Call(options): Call,
@@ -143,11 +181,46 @@ async fn answer(
     kind: Kind,
     asked: Result<Asked, String>,
 ) -> Result<Response, ApiError> {
-    let (request, streaming, include_usage) = asked.map_err(ApiError::invalid)?;
+    let Asked {
+        request,
+        stream: streaming,
+        include_usage,
+        tools,
+    } = asked.map_err(ApiError::invalid)?;
     // The service runs one model; a request naming another is served by it, as
     // llama-server does, and the answer names the model that served it.
     let served = client.model(options.clone()).await?.name;
     let head = Head::new(kind, served);
+    if let Some(tools) = tools {
+        // A reply with calls is read whole; a stream then carries it as one delta.
+        let g = client
+            .generate(request.prompt, request.sampling, request.cache, options)
+            .await?;
+        let (message, finish) = message(&g, Some(&tools), streaming);
+        if !streaming {
+            let choice = json!({ "index": 0, "message": message, "logprobs": null, "finish_reason": finish });
+            let mut whole = head.whole(&g);
+            whole["choices"] = json!([choice]);
+            return Ok(Json(whole).into_response());
+        }
+        let mut delta = message;
+        if let Some(obj) = delta.as_object_mut() {
+            obj.retain(|_, v| !v.is_null());
+        }
+        let mut lines = vec![
+            head.chunk(Some(""), None, true).to_string(),
+            json!({ "id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
+                "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }] })
+            .to_string(),
+            head.chunk(None, Some(finish), false).to_string(),
+        ];
+        if include_usage {
+            lines.push(head.usage_chunk(&g).to_string());
+        }
+        lines.push("[DONE]".into());
+        let events = stream::iter(lines).map(|v| Ok::<_, Infallible>(SseEvent::default().data(v)));
+        return Ok(Sse::new(events).into_response());
+    }
     if !streaming {
         let g = client
             .generate(request.prompt, request.sampling, request.cache, options)

@@ -36,6 +36,7 @@ mod llm_engine;
 mod llm_http;
 mod llm_model;
 mod llm_reference;
+mod llm_tools;
 mod nash_core;
 mod nash_http;
 mod openai_client;

@@ -60,4 +60,14 @@ async fn the_official_openai_client_chats_streams_and_completes_unchanged() {
         serde_json::json!(["SmolLM2-135M-Instruct.Q4_1"])
     );
     assert_eq!(seen["refused"], 422);
+    // Tool calling through the client's own types: a call of the declared tool with
+    // arguments of its schema, the same call streamed, and a text answer after the result.
+    assert_eq!(seen["tool_finish"], "tool_calls", "{seen}");
+    assert_eq!(seen["tool_name"], "get_weather");
+    assert!(seen["tool_arguments"]["city"].is_string(), "{seen}");
+    assert_eq!(seen["streamed_call"]["name"], "get_weather", "{seen}");
+    let streamed: serde_json::Value =
+        serde_json::from_str(seen["streamed_call"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(streamed, seen["tool_arguments"], "{seen}");
+    assert!(!seen["follow_up"].as_str().unwrap().is_empty(), "{seen}");
 }
