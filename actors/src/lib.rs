@@ -3,6 +3,7 @@
 //! [`registry()`] returns a [`swarm_runtime::Registry`] with every built-in service type
 //! and the `gateway` section, ready for [`swarm_runtime::SwarmConfig::from_file`].
 
+pub mod agent;
 pub mod consensus;
 pub mod devices;
 pub mod echo;
@@ -27,6 +28,7 @@ pub fn registry() -> swarm_runtime::Registry {
     embed::service::register(&mut registry);
     vector::service::register(&mut registry);
     llm::service::register(&mut registry);
+    agent::service::register(&mut registry);
     gateway::register(&mut registry);
     registry.device_detector(std::sync::Arc::new(devices::cuda_devices));
     registry

@@ -9,6 +9,7 @@
 mod common;
 mod vector_data;
 
+mod agent_loop;
 mod builder;
 mod cluster_calls;
 mod cluster_llm;

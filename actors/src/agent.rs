@@ -1,0 +1,15 @@
+//! Agents: LLM-driven actors whose tools are the swarm's services. A pure core — the
+//! ReAct loop (`react`), tools with schema-checked arguments (`tool`), the built-in tools
+//! over the services' typed clients (`builtin`), the model seam (`model`) — and the actor
+//! shell, service type `agent` (`service`): each agent a supervised pool.
+
+pub mod builtin;
+pub mod model;
+pub mod react;
+pub mod service;
+pub mod tool;
+
+pub use model::ChatModel;
+pub use react::{AgentSpec, Event, RunContext, RunReport, StopReason};
+pub use service::{AgentRequest, AgentService};
+pub use tool::{Tool, ToolBox, ToolContext, ToolError, ToolOutcome};

@@ -1,0 +1,336 @@
+//! The agent loop, ReAct style: think (one model turn, its reply constrained to tool
+//! calls or an answer) → act (the calls, in parallel, each checked against its tool's
+//! schema) → observe (each result or error goes back to the model as a `tool` message)
+//! → … until the model answers. Bounded three ways: `max_turns` (the last turn has no
+//! tools, so the model must answer), a token budget over the whole run (prompt and
+//! completion tokens of every turn) and the run's deadline (each model and tool call
+//! gets only the time left). A reply the model gets wrong is shown to it with the reason,
+//! never a crash. A pure function of its inputs: no actors, easy to test and bench.
+
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde_json::Value;
+use swarm_runtime::{CallOptions, SwarmError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::model::ChatModel;
+use super::tool::{ToolBox, ToolContext, ToolError};
+use crate::llm::tools::{self, ModelTurn, ToolCall, ToolChoice};
+use crate::llm::{ChatMessage, ResponseFormat, Sampling, Usage};
+
+/// An agent's settings.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    /// Its role (a name for events and traces).
+    pub role: String,
+    /// Its system prompt.
+    pub system: String,
+    /// Most model turns (the last one answers without tools).
+    pub max_turns: u32,
+    /// Most tokens (prompt and completion, all turns) the run may use.
+    pub token_budget: u32,
+    /// Most tokens one turn may generate.
+    pub max_tokens: u32,
+    /// Sampling temperature (0: greedy).
+    pub temperature: f32,
+    /// The final answer's shape (free text, or JSON of a schema).
+    pub answer_format: ResponseFormat,
+    /// Whether one turn may call several tools.
+    pub parallel_tool_calls: bool,
+}
+
+impl Default for AgentSpec {
+    fn default() -> Self {
+        Self {
+            role: "agent".into(),
+            system: "You are a helpful assistant.".into(),
+            max_turns: 6,
+            token_budget: 8192,
+            max_tokens: 256,
+            temperature: 0.0,
+            answer_format: ResponseFormat::Text,
+            parallel_tool_calls: true,
+        }
+    }
+}
+
+/// What happened in a run, in order (also sent as it happens).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A model turn began.
+    TurnStarted {
+        /// Its number, from 1.
+        turn: u32,
+    },
+    /// The model asked for a call.
+    ToolCallRequested {
+        /// The turn.
+        turn: u32,
+        /// The call.
+        call: ToolCall,
+    },
+    /// A call answered.
+    ToolCallCompleted {
+        /// The call's id.
+        id: String,
+        /// The tool.
+        name: String,
+        /// Its result.
+        result: Value,
+    },
+    /// A call failed (bad arguments, the tool's error, no time left).
+    ToolCallFailed {
+        /// The call's id.
+        id: String,
+        /// The tool.
+        name: String,
+        /// Why.
+        error: String,
+    },
+    /// The model's reply could not be read; it was told why.
+    ReplyRefused {
+        /// The turn.
+        turn: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The final answer.
+    Answered {
+        /// The answer.
+        text: String,
+    },
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model answered.
+    Answered,
+    /// The token budget ran out before an answer.
+    TokenBudget,
+    /// The deadline passed before an answer.
+    Deadline,
+    /// The model could not be called (the reason is in `error`).
+    ModelFailed,
+}
+
+/// How a run went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The agent's role.
+    pub role: String,
+    /// The answer, when there is one.
+    pub answer: Option<String>,
+    /// Why it ended.
+    pub stop: StopReason,
+    /// The model's error, when it failed.
+    pub error: Option<String>,
+    /// Model turns taken.
+    pub turns: u32,
+    /// Tool calls made.
+    pub tool_calls: u32,
+    /// Tokens used, all turns.
+    pub prompt_tokens: u32,
+    /// Tokens generated, all turns.
+    pub completion_tokens: u32,
+    /// What happened, in order.
+    pub events: Vec<Event>,
+}
+
+/// Where a run reports its events as they happen.
+pub type Events = mpsc::UnboundedSender<Event>;
+
+struct Run<'a> {
+    report: RunReport,
+    events: Option<&'a Events>,
+}
+
+impl Run<'_> {
+    fn emit(&mut self, event: Event) {
+        if let Some(tx) = self.events {
+            let _ = tx.send(event.clone());
+        }
+        self.report.events.push(event);
+    }
+
+    fn used(&self) -> u32 {
+        self.report.prompt_tokens + self.report.completion_tokens
+    }
+
+    fn add(&mut self, usage: Usage) {
+        self.report.prompt_tokens += usage.prompt_tokens;
+        self.report.completion_tokens += usage.completion_tokens;
+    }
+
+    fn end(mut self, stop: StopReason, answer: Option<String>) -> RunReport {
+        if let Some(text) = &answer {
+            self.emit(Event::Answered { text: text.clone() });
+        }
+        self.report.stop = stop;
+        self.report.answer = answer;
+        self.report
+    }
+}
+
+/// The run's bounds and where its events go.
+pub struct RunContext<'a> {
+    /// When the run must end.
+    pub deadline: Instant,
+    /// The trace the run's calls join.
+    pub traceparent: Option<String>,
+    /// Where events go as they happen (they are in the report too).
+    pub events: Option<&'a Events>,
+}
+
+/// Runs `agent` on `input` with `model` and `tools`.
+pub async fn run(
+    agent: &AgentSpec,
+    model: &dyn ChatModel,
+    tools: &ToolBox,
+    input: &str,
+    ctx: RunContext<'_>,
+) -> RunReport {
+    let mut run = Run {
+        report: RunReport {
+            role: agent.role.clone(),
+            answer: None,
+            stop: StopReason::Answered,
+            error: None,
+            turns: 0,
+            tool_calls: 0,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            events: Vec::new(),
+        },
+        events: ctx.events,
+    };
+    let specs = tools.specs();
+    let tool_ctx = ToolContext {
+        deadline: ctx.deadline,
+        traceparent: ctx.traceparent.clone(),
+    };
+    let mut messages = vec![
+        ChatMessage {
+            role: "system".into(),
+            content: agent.system.clone(),
+        },
+        ChatMessage {
+            role: "user".into(),
+            content: input.to_string(),
+        },
+    ];
+    for turn in 1..=agent.max_turns.max(1) {
+        if Instant::now() >= ctx.deadline {
+            return run.end(StopReason::Deadline, None);
+        }
+        let left = agent.token_budget.saturating_sub(run.used());
+        if left == 0 {
+            return run.end(StopReason::TokenBudget, None);
+        }
+        let last = turn >= agent.max_turns;
+        let choice = if specs.is_empty() || last {
+            ToolChoice::None
+        } else {
+            ToolChoice::Auto
+        };
+        let (prompt, format) = tools::prepare(
+            messages.clone(),
+            &specs,
+            &choice,
+            agent.parallel_tool_calls,
+            agent.answer_format.clone(),
+        );
+        let sampling = Sampling {
+            temperature: agent.temperature,
+            max_tokens: Some(agent.max_tokens.min(left).max(1)),
+            response_format: format,
+            ..Sampling::default()
+        };
+        let options = CallOptions {
+            timeout: Some(tool_ctx.time_left()),
+            traceparent: ctx.traceparent.clone(),
+            ..CallOptions::default()
+        };
+        run.emit(Event::TurnStarted { turn });
+        run.report.turns = turn;
+        let generation = match model.generate(prompt, sampling, options).await {
+            Ok(g) => g,
+            Err(SwarmError::DeadlineExceeded) => return run.end(StopReason::Deadline, None),
+            Err(e) => {
+                run.report.error = Some(e.to_string());
+                return run.end(StopReason::ModelFailed, None);
+            }
+        };
+        run.add(generation.usage);
+        if choice == ToolChoice::None {
+            return run.end(StopReason::Answered, Some(generation.text));
+        }
+        match tools::read_reply(&generation.text, &specs) {
+            Ok(ModelTurn::Answer(text)) => return run.end(StopReason::Answered, Some(text)),
+            Ok(ModelTurn::Calls(calls)) => {
+                messages.push(ChatMessage {
+                    role: "assistant".into(),
+                    content: tools::calls_as_text(&calls),
+                });
+                act(&mut run, &mut messages, tools, calls, turn, &tool_ctx).await;
+            }
+            Err(reason) => {
+                messages.push(ChatMessage {
+                    role: "assistant".into(),
+                    content: generation.text.clone(),
+                });
+                messages.push(ChatMessage {
+                    role: "user".into(),
+                    content: format!(
+                        "Your reply could not be read: {reason}. Reply with tool calls or an answer, in the JSON form given."
+                    ),
+                });
+                run.emit(Event::ReplyRefused { turn, reason });
+            }
+        }
+    }
+    // Not reached: the last turn answers. Kept for a `max_turns` of 0.
+    run.end(StopReason::TokenBudget, None)
+}
+
+/// Runs `calls` at once; each result or error becomes a `tool` message.
+async fn act(
+    run: &mut Run<'_>,
+    messages: &mut Vec<ChatMessage>,
+    tools: &ToolBox,
+    calls: Vec<ToolCall>,
+    turn: u32,
+    ctx: &ToolContext,
+) {
+    for call in &calls {
+        run.emit(Event::ToolCallRequested {
+            turn,
+            call: call.clone(),
+        });
+    }
+    run.report.tool_calls += calls.len() as u32;
+    let outcomes = join_all(calls.into_iter().map(|c| tools.call(c, ctx))).await;
+    for outcome in outcomes {
+        messages.push(ChatMessage {
+            role: "tool".into(),
+            content: outcome.for_model(),
+        });
+        let (id, name) = (outcome.call.id.clone(), outcome.call.name.clone());
+        run.emit(match outcome.result {
+            Ok(result) => Event::ToolCallCompleted { id, name, result },
+            Err(
+                e @ (ToolError::InvalidArguments(_)
+                | ToolError::Failed(_)
+                | ToolError::DeadlineExceeded
+                | ToolError::Unknown(_)),
+            ) => Event::ToolCallFailed {
+                id,
+                name,
+                error: e.to_string(),
+            },
+        });
+    }
+}

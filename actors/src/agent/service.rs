@@ -1,0 +1,246 @@
+//! The actor shell: service type `agent`, one supervised pool per agent. A request is a
+//! run (an input, and optionally where its events go); its answer is the run's report.
+//! A worker that panics mid-run is restarted by its supervisor and the caller gets
+//! `worker_crashed` — the run fails, never hangs.
+//!
+//! ```yaml
+//! negotiator:
+//!   type: agent
+//!   concurrency: 4            # runs at once per worker
+//!   deadline: 120s            # a run's deadline
+//!   params:
+//!     model: llm              # the llm service it thinks with
+//!     system: "You negotiate …"
+//!     tools: [solve_game, propose, remember, search_memory]
+//!     nash: nash              # for solve_game
+//!     consensus: consensus    # for propose
+//!     memory: { vector: vector, collection: negotiator, dimension: 384, recall: 3 }
+//!     max_turns: 6
+//!     token_budget: 8192
+//!     max_tokens: 256         # per turn
+//! ```
+
+use std::sync::{Arc, OnceLock};
+
+use swarm_runtime::config::Section;
+use swarm_runtime::topology::Dependency;
+use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
+
+use super::builtin::{Memory, Propose, Remember, SearchMemory, SolveGame};
+use super::react::{self, AgentSpec, Events, RunContext, RunReport};
+use super::tool::{Tool, ToolBox};
+use crate::consensus::{ConsensusClient, ConsensusService};
+use crate::http::ServiceClient;
+use crate::llm::{LlmClient, LlmService};
+use crate::nash::{NashClient, NashService};
+use crate::vector::{VectorClient, VectorService};
+
+/// The built-in tools' names.
+pub const BUILT_IN_TOOLS: [&str; 4] = ["solve_game", "propose", "remember", "search_memory"];
+
+/// A run to do.
+#[derive(Debug, Clone)]
+pub struct AgentRequest {
+    /// The task.
+    pub input: String,
+    /// Where events go as they happen.
+    pub events: Option<Events>,
+}
+
+/// Where an agent's memory lives (`params.memory`).
+#[derive(Clone)]
+struct MemoryPlan {
+    vector: Dependency<VectorService>,
+    collection: String,
+    dimension: usize,
+    recall: usize,
+}
+
+/// What an agent's tools are made from (clients resolve once the swarm has started).
+struct ToolPlan {
+    names: Vec<String>,
+    nash: Option<Dependency<NashService>>,
+    consensus: Option<Dependency<ConsensusService>>,
+    memory: Option<MemoryPlan>,
+}
+
+impl ToolPlan {
+    fn build(&self) -> Result<ToolBox, ServiceError> {
+        let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
+        let memory = |m: &MemoryPlan| -> Result<Memory, ServiceError> {
+            Ok(Memory {
+                client: VectorClient::from_client(m.vector.client()?),
+                collection: m.collection.clone(),
+                dimension: m.dimension,
+            })
+        };
+        let missing = |what: &str| ServiceError::Internal(format!("no `{what}` for its tool"));
+        for name in &self.names {
+            let tool: Arc<dyn Tool> = match name.as_str() {
+                "solve_game" => {
+                    let nash = self.nash.as_ref().ok_or_else(|| missing("nash"))?;
+                    Arc::new(SolveGame::new(NashClient::from_client(nash.client()?)))
+                }
+                "propose" => {
+                    let c = self
+                        .consensus
+                        .as_ref()
+                        .ok_or_else(|| missing("consensus"))?;
+                    Arc::new(Propose::new(ConsensusClient::from_client(c.client()?)))
+                }
+                "remember" => {
+                    let m = self.memory.as_ref().ok_or_else(|| missing("memory"))?;
+                    Arc::new(Remember::new(memory(m)?))
+                }
+                "search_memory" => {
+                    let m = self.memory.as_ref().ok_or_else(|| missing("memory"))?;
+                    Arc::new(SearchMemory::new(memory(m)?, m.recall))
+                }
+                other => return Err(ServiceError::Internal(format!("unknown tool `{other}`"))),
+            };
+            tools.push(tool);
+        }
+        ToolBox::new(tools).map_err(ServiceError::Internal)
+    }
+}
+
+/// An agent: its settings, its model and its tools.
+#[derive(Clone)]
+pub struct AgentService {
+    spec: Arc<AgentSpec>,
+    model: Dependency<LlmService>,
+    plan: Arc<ToolPlan>,
+    tools: Arc<OnceLock<ToolBox>>,
+}
+
+impl AgentService {
+    fn tools(&self) -> Result<ToolBox, ServiceError> {
+        if let Some(t) = self.tools.get() {
+            return Ok(t.clone());
+        }
+        let built = self.plan.build()?;
+        Ok(self.tools.get_or_init(|| built).clone())
+    }
+}
+
+impl Service for AgentService {
+    type Request = AgentRequest;
+    type Response = RunReport;
+
+    async fn handle(
+        &mut self,
+        request: AgentRequest,
+        ctx: &RequestContext,
+    ) -> Result<RunReport, ServiceError> {
+        let model = LlmClient::from_client(self.model.client()?);
+        let tools = self.tools()?;
+        let span = tracing::Span::current();
+        let run = RunContext {
+            deadline: ctx.deadline,
+            traceparent: swarm_runtime::telemetry::traceparent_of(&span),
+            events: request.events.as_ref(),
+        };
+        Ok(react::run(&self.spec, &model, &tools, &request.input, run).await)
+    }
+
+    fn concurrent_copy(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+fn memory_plan(params: &Section<'_>) -> Option<MemoryPlan> {
+    params.node("memory")?;
+    let m = params.section("memory");
+    let collection: String = m.required("collection")?;
+    let dimension = m.or("dimension", 384usize);
+    let recall = m.or("recall", 3usize);
+    if !(1..=65_536).contains(&dimension) {
+        m.error("dimension", "must be between 1 and 65536");
+    }
+    if !(1..=100).contains(&recall) {
+        m.error("recall", "must be between 1 and 100");
+    }
+    Some(MemoryPlan {
+        vector: m.dependency::<VectorService>("vector")?,
+        collection,
+        dimension,
+        recall,
+    })
+}
+
+/// Registers service type `agent` (params in the module doc). Unknown tools, and tools
+/// whose service is not given, are config errors at their line.
+pub fn register(registry: &mut Registry) {
+    let mut registration = registry.service::<AgentService, _>("agent", |params: &Section<'_>| {
+        let model = params.dependency::<LlmService>("model");
+        if params.node("model").is_none() {
+            params.error("model", "required: the llm service the agent thinks with");
+        }
+        let d = AgentSpec::default();
+        let spec = AgentSpec {
+            role: params.or(
+                "role",
+                params
+                    .path()
+                    .rsplit('.')
+                    .nth(1)
+                    .unwrap_or("agent")
+                    .to_string(),
+            ),
+            system: params.or("system", d.system),
+            max_turns: params.or("max_turns", d.max_turns),
+            token_budget: params.or("token_budget", d.token_budget),
+            max_tokens: params.or("max_tokens", d.max_tokens),
+            temperature: params.or("temperature", 0.0f64) as f32,
+            answer_format: d.answer_format,
+            parallel_tool_calls: params.or("parallel_tool_calls", true),
+        };
+        if !(1..=64).contains(&spec.max_turns) {
+            params.error("max_turns", "must be between 1 and 64");
+        }
+        if !(0.0..=2.0).contains(&spec.temperature) {
+            params.error("temperature", "must be between 0 and 2");
+        }
+        let names: Vec<String> = params.or("tools", Vec::new());
+        let nash = params.dependency::<NashService>("nash");
+        let consensus = params.dependency::<ConsensusService>("consensus");
+        let memory = memory_plan(params);
+        for name in &names {
+            let needs = match name.as_str() {
+                "solve_game" => nash.is_none().then_some("nash"),
+                "propose" => consensus.is_none().then_some("consensus"),
+                "remember" | "search_memory" => memory.is_none().then_some("memory"),
+                other => {
+                    params.error(
+                        "tools",
+                        format!(
+                            "unknown tool `{other}` (built in: {})",
+                            BUILT_IN_TOOLS.join(", ")
+                        ),
+                    );
+                    None
+                }
+            };
+            if let Some(key) = needs {
+                params.error("tools", format!("tool `{name}` needs `{key}`"));
+            }
+        }
+        let plan = Arc::new(ToolPlan {
+            names,
+            nash,
+            consensus,
+            memory,
+        });
+        let model = model?;
+        let spec = Arc::new(spec);
+        Some(Arc::new(move || {
+            Ok(AgentService {
+                spec: spec.clone(),
+                model: model.clone(),
+                plan: plan.clone(),
+                tools: Arc::default(),
+            })
+        }))
+    });
+    registration.concurrency(16);
+}
