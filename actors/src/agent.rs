@@ -4,11 +4,13 @@
 //! shell, service type `agent` (`service`): each agent a supervised pool.
 
 pub mod builtin;
+pub mod client;
 pub mod model;
 pub mod react;
 pub mod service;
 pub mod tool;
 
+pub use client::AgentClient;
 pub use model::ChatModel;
 pub use react::{AgentSpec, Event, RunContext, RunReport, StopReason};
 pub use service::{AgentRequest, AgentService};

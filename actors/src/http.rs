@@ -63,6 +63,20 @@ impl HttpApi {
         }
     }
 
+    /// Routes built by `routes` from each service's typed client and its name (for
+    /// types whose routes name the service, such as `/v1/agents/{name}/runs`).
+    pub fn named<C, F>(routes: F) -> Self
+    where
+        C: ServiceClient,
+        F: Fn(C, &str, &Limits) -> Router + Send + Sync + 'static,
+    {
+        Self {
+            mount: Arc::new(move |swarm, name, limits| {
+                Ok(routes(C::of(swarm, name)?, name, limits))
+            }),
+        }
+    }
+
     /// The router for service `name` of `swarm`.
     pub(crate) fn router(
         &self,

@@ -36,7 +36,8 @@ pub struct AgentSpec {
     pub temperature: f32,
     /// The final answer's shape (free text, or JSON of a schema).
     pub answer_format: ResponseFormat,
-    /// Whether one turn may call several tools.
+    /// Whether one turn may call several tools (off by default: small models repeat a
+    /// call until the turn's tokens run out; a turn's calls always run at once).
     pub parallel_tool_calls: bool,
 }
 
@@ -50,7 +51,7 @@ impl Default for AgentSpec {
             max_tokens: 256,
             temperature: 0.0,
             answer_format: ResponseFormat::Text,
-            parallel_tool_calls: true,
+            parallel_tool_calls: false,
         }
     }
 }
@@ -236,8 +237,15 @@ pub async fn run(
         } else {
             ToolChoice::Auto
         };
+        let mut shown = messages.clone();
+        if last && !specs.is_empty() && turn > 1 {
+            shown.push(ChatMessage {
+                role: "user".into(),
+                content: "Now give your final answer in plain words, without calling tools.".into(),
+            });
+        }
         let (prompt, format) = tools::prepare(
-            messages.clone(),
+            shown,
             &specs,
             &choice,
             agent.parallel_tool_calls,

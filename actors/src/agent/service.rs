@@ -174,7 +174,8 @@ pub fn register(registry: &mut Registry) {
     let mut registration = registry.service::<AgentService, _>("agent", |params: &Section<'_>| {
         let model = params.dependency::<LlmService>("model");
         if params.node("model").is_none() {
-            params.error("model", "required: the llm service the agent thinks with");
+            // Reports the missing key at the params' line.
+            let _: Option<String> = params.required("model");
         }
         let d = AgentSpec::default();
         let spec = AgentSpec {
@@ -193,7 +194,7 @@ pub fn register(registry: &mut Registry) {
             max_tokens: params.or("max_tokens", d.max_tokens),
             temperature: params.or("temperature", 0.0f64) as f32,
             answer_format: d.answer_format,
-            parallel_tool_calls: params.or("parallel_tool_calls", true),
+            parallel_tool_calls: params.or("parallel_tool_calls", d.parallel_tool_calls),
         };
         if !(1..=64).contains(&spec.max_turns) {
             params.error("max_turns", "must be between 1 and 64");
@@ -243,4 +244,5 @@ pub fn register(registry: &mut Registry) {
         }))
     });
     registration.concurrency(16);
+    registration.expose(crate::http::HttpApi::named(super::client::routes));
 }

@@ -10,6 +10,7 @@ mod common;
 mod vector_data;
 
 mod agent_loop;
+mod agent_real;
 mod builder;
 mod cluster_calls;
 mod cluster_llm;

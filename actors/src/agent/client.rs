@@ -1,0 +1,77 @@
+//! The agents' typed client and their HTTP route, `POST /v1/agents/{name}/runs` with
+//! `{"input": …}`: the run's report (answer, why it stopped, turns, tool calls, tokens
+//! and every event) when it ends.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use swarm_runtime::{CallOptions, Client, SwarmError};
+use tokio::sync::mpsc;
+
+use super::react::{Event, RunReport};
+use super::service::{AgentRequest, AgentService};
+use crate::http::{ApiError, Call, Limits, ServiceClient, ValidJson};
+
+/// Runs tasks on one of a swarm's agents.
+#[derive(Clone)]
+pub struct AgentClient(Client<AgentService>);
+
+impl ServiceClient for AgentClient {
+    type Service = AgentService;
+
+    fn from_client(client: Client<AgentService>) -> Self {
+        Self(client)
+    }
+}
+
+impl AgentClient {
+    /// Runs `input` to its end.
+    pub async fn run(&self, input: &str, options: CallOptions) -> Result<RunReport, SwarmError> {
+        let request = AgentRequest {
+            input: input.to_string(),
+            events: None,
+        };
+        self.0.call_with(request, options).await
+    }
+
+    /// Runs `input`, sending each event to `events` as it happens.
+    pub async fn run_with_events(
+        &self,
+        input: &str,
+        events: mpsc::UnboundedSender<Event>,
+        options: CallOptions,
+    ) -> Result<RunReport, SwarmError> {
+        let request = AgentRequest {
+            input: input.to_string(),
+            events: Some(events),
+        };
+        self.0.call_with(request, options).await
+    }
+}
+
+/// The body of `POST /v1/agents/{name}/runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunBody {
+    /// The task.
+    pub input: String,
+}
+
+/// `POST /v1/agents/{name}/runs` for agent `name`.
+pub fn routes(client: AgentClient, name: &str, _limits: &Limits) -> Router {
+    Router::new()
+        .route(&format!("/v1/agents/{name}/runs"), post(run))
+        .with_state(client)
+}
+
+async fn run(
+    State(client): State<AgentClient>,
+    Call(options): Call,
+    ValidJson(body): ValidJson<RunBody>,
+) -> Result<Json<RunReport>, ApiError> {
+    if body.input.trim().is_empty() {
+        return Err(ApiError::invalid("input: must not be empty"));
+    }
+    Ok(Json(client.run(&body.input, options).await?))
+}
