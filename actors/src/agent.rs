@@ -1,7 +1,9 @@
 //! Agents: LLM-driven actors whose tools are the swarm's services. A pure core — the
 //! ReAct loop (`react`), tools with schema-checked arguments (`tool`), the built-in tools
 //! over the services' typed clients (`builtin`), the model seam (`model`) — and the actor
-//! shell, service type `agent` (`service`): each agent a supervised pool.
+//! shell, service type `agent` (`service`): each agent a supervised pool. Workflows
+//! (`workflow`, service type `workflow`) say who does what: sequential, parallel, router
+//! and vote.
 
 pub mod builtin;
 pub mod client;
@@ -9,8 +11,9 @@ pub mod model;
 pub mod react;
 pub mod service;
 pub mod tool;
+pub mod workflow;
 
-pub use client::AgentClient;
+pub use client::{AgentClient, WorkflowClient};
 pub use model::ChatModel;
 pub use react::{AgentSpec, Event, RunContext, RunReport, StopReason};
 pub use service::{AgentRequest, AgentService};

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::react::{Event, RunReport};
 use super::service::{AgentRequest, AgentService};
+use super::workflow::{StepEvent, WorkflowReport, WorkflowRequest, WorkflowService};
 use crate::http::{ApiError, Call, Limits, ServiceClient, ValidJson};
 
 /// Runs tasks on one of a swarm's agents.
@@ -32,6 +33,15 @@ impl AgentClient {
             input: input.to_string(),
             events: None,
         };
+        self.0.call_with(request, options).await
+    }
+
+    /// Sends a run request as it is.
+    pub(crate) async fn call(
+        &self,
+        request: AgentRequest,
+        options: CallOptions,
+    ) -> Result<RunReport, SwarmError> {
         self.0.call_with(request, options).await
     }
 
@@ -74,4 +84,51 @@ async fn run(
         return Err(ApiError::invalid("input: must not be empty"));
     }
     Ok(Json(client.run(&body.input, options).await?))
+}
+
+/// Runs tasks on one of a swarm's workflows.
+#[derive(Clone)]
+pub struct WorkflowClient(Client<WorkflowService>);
+
+impl ServiceClient for WorkflowClient {
+    type Service = WorkflowService;
+
+    fn from_client(client: Client<WorkflowService>) -> Self {
+        Self(client)
+    }
+}
+
+impl WorkflowClient {
+    /// Runs `input` through the workflow; `events` (when given) gets each agent's events
+    /// as they happen.
+    pub async fn run(
+        &self,
+        input: &str,
+        events: Option<mpsc::UnboundedSender<StepEvent>>,
+        options: CallOptions,
+    ) -> Result<WorkflowReport, SwarmError> {
+        let request = WorkflowRequest {
+            input: input.to_string(),
+            events,
+        };
+        self.0.call_with(request, options).await
+    }
+}
+
+/// `POST /v1/workflows/{name}/runs` for workflow `name`: `{"input": …}` → its report.
+pub fn workflow_routes(client: WorkflowClient, name: &str, _limits: &Limits) -> Router {
+    Router::new()
+        .route(&format!("/v1/workflows/{name}/runs"), post(run_workflow))
+        .with_state(client)
+}
+
+async fn run_workflow(
+    State(client): State<WorkflowClient>,
+    Call(options): Call,
+    ValidJson(body): ValidJson<RunBody>,
+) -> Result<Json<WorkflowReport>, ApiError> {
+    if body.input.trim().is_empty() {
+        return Err(ApiError::invalid("input: must not be empty"));
+    }
+    Ok(Json(client.run(&body.input, None, options).await?))
 }

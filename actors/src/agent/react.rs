@@ -123,6 +123,8 @@ pub enum StopReason {
 pub struct RunReport {
     /// The agent's role.
     pub role: String,
+    /// The task it was given.
+    pub input: String,
     /// The answer, when there is one.
     pub answer: Option<String>,
     /// Why it ended.
@@ -197,6 +199,7 @@ pub async fn run(
     let mut run = Run {
         report: RunReport {
             role: agent.role.clone(),
+            input: input.to_string(),
             answer: None,
             stop: StopReason::Answered,
             error: None,

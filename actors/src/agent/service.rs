@@ -244,5 +244,5 @@ pub fn register(registry: &mut Registry) {
         }))
     });
     registration.concurrency(16);
-    registration.expose(crate::http::HttpApi::named(super::client::routes));
+    registration.expose_named(crate::http::HttpApi::named(super::client::routes));
 }

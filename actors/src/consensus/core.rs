@@ -10,7 +10,7 @@ mod vote;
 
 pub use certificate::{Certificate, CertificateError, CertificateVote, VoterSet};
 pub use collector::{Collected, Evidence, VoteCollector, VoteError};
-pub use proposal::{Proposal, Rule};
+pub use proposal::{Proposal, Rule, vote_key};
 pub use vote::{Phase, SignedVote, Voter, vote_bytes};
 
 /// The largest tolerated number of faulty voters for `n` voters (n = 3f + 1).

@@ -13,7 +13,8 @@
 //! - request: `u8 kind` then — propose (0): `json payload | rule | opt ms timeout`;
 //!   voters (1): nothing; verify (2): `certificate`.
 //! - rule: `u8 kind` then — always (0); max bytes (1): `u64`; required keys (2): `list of
-//!   text`; number in range (3): `text key | f64 min | f64 max` (IEEE-754 bits).
+//!   text`; number in range (3): `text key | f64 min | f64 max` (IEEE-754 bits);
+//!   majority (4): `text answers key | text claim key`.
 //! - certificate: `text swarm | u64 view | u64 sequence | phase | hex digest | list of
 //!   (u32 voter | hex signature)`. The signed fields and signatures arrive unchanged
 //!   (signatures as their 64 raw bytes), so a certificate verifies after crossing.
@@ -82,6 +83,11 @@ fn rule(out: &mut Vec<u8>, rule: &Rule) -> Result<(), WireError> {
             out.extend_from_slice(&min.to_bits().to_be_bytes());
             out.extend_from_slice(&max.to_bits().to_be_bytes());
         }
+        Rule::Majority { answers, claim } => {
+            out.push(4);
+            put_text(out, answers, "rule key")?;
+            put_text(out, claim, "rule key")?;
+        }
     }
     Ok(())
 }
@@ -99,6 +105,10 @@ fn read_rule(r: &mut FieldReader<'_>) -> Result<Rule, WireError> {
             key: r.text("rule key")?,
             min: r.f64()?,
             max: r.f64()?,
+        },
+        4 => Rule::Majority {
+            answers: r.text("rule key")?,
+            claim: r.text("rule key")?,
         },
         _ => return Err(WireError::Invalid("rule kind")),
     })
@@ -336,6 +346,10 @@ mod tests {
             Rule::MaxBytes { max: 4096 },
             Rule::RequiredKeys {
                 keys: vec!["a".into(), String::new()],
+            },
+            Rule::Majority {
+                answers: "answers".into(),
+                claim: "majority".into(),
             },
             Rule::NumberInRange {
                 key: "a".into(),

@@ -76,7 +76,7 @@ pub(super) fn check(services: &[ServicePlan], served: bool, diag: &Diagnostics) 
 
 fn check_prefixes(services: &[ServicePlan], diag: &Diagnostics) {
     let mut seen: HashMap<(&str, Option<&str>), &str> = HashMap::new();
-    for plan in services.iter().filter(|p| p.exposed) {
+    for plan in services.iter().filter(|p| p.exposed && !p.routes_named) {
         let key = (plan.type_name.as_str(), plan.route_prefix.as_deref());
         if let Some(first) = seen.insert(key, &plan.spec.name) {
             let where_ = plan.route_prefix.as_deref().unwrap_or("/");

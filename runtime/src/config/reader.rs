@@ -287,6 +287,39 @@ impl<'a> Section<'a> {
         Some(dependency)
     }
 
+    /// The services of type `S` listed under `key` (a list of names), each checked as
+    /// [`Section::dependency`] checks one, at its own line: a workflow's agents.
+    pub fn dependencies<S: Service>(&self, key: &str) -> Vec<(String, Dependency<S>)> {
+        let Some(node) = self.node(key) else {
+            return Vec::new();
+        };
+        let Value::Seq(items) = &node.value else {
+            self.diag.error(
+                node.pos,
+                &self.child_path(key),
+                format!("expected a list of service names, found {}", node.kind()),
+            );
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{}[{i}]", self.child_path(key));
+            match String::from_node(item) {
+                Ok(name) => {
+                    let dependency = Dependency::new(&name);
+                    self.diag.declared.borrow_mut().push(DeclaredDependency::of(
+                        path,
+                        item.pos,
+                        &dependency,
+                    ));
+                    found.push((name, dependency));
+                }
+                Err(m) => self.diag.error(item.pos, &path, m),
+            }
+        }
+        found
+    }
+
     /// Adds a health check of the service's own (a collection it could not open): `/health`
     /// reports the service unhealthy with the probe's reason while it answers `Err`. It is
     /// called on an async thread, so it must answer at once (read a flag, try a lock).

@@ -35,6 +35,8 @@ pub(crate) struct ServiceEntry {
     pub(crate) attachments: Attachments,
     /// Whether the type serves an external interface at the service's `route_prefix`.
     pub(crate) exposed: bool,
+    /// Whether each service's routes name the service (so two never collide).
+    pub(crate) routes_named: bool,
     /// Requests per worker at once unless the YAML says `concurrency`.
     pub(crate) concurrency: usize,
     /// Assembles the routed service when it runs on several pools.
@@ -78,6 +80,13 @@ impl<S> ServiceTypeRegistration<'_, S> {
     pub fn expose<T: Any + Send + Sync>(&mut self, api: T) -> &mut Self {
         self.entry.exposed = true;
         self.attach(api)
+    }
+
+    /// Attaches an external interface whose routes name the service
+    /// (`/v1/agents/{name}/runs`): services of this type never collide on a prefix.
+    pub fn expose_named<T: Any + Send + Sync>(&mut self, api: T) -> &mut Self {
+        self.entry.routes_named = true;
+        self.expose(api)
     }
 }
 
@@ -131,6 +140,7 @@ impl Registry {
             type_id: TypeId::of::<S>(),
             attachments: Attachments::default(),
             exposed: false,
+            routes_named: false,
             concurrency: 1,
             group: Arc::new(crate::scheduler::PooledService::<S>::assemble),
             cluster: None,

@@ -29,6 +29,24 @@ pub enum Rule {
         /// Upper bound.
         max: f64,
     },
+    /// Approve object payloads whose `claim` is the answer given by more than half of
+    /// `answers` (an object of voter → answer text; compared trimmed and case-folded):
+    /// each voter counts the votes itself, so a certificate proves the majority.
+    Majority {
+        /// The key of the answers.
+        answers: String,
+        /// The key of the claimed majority answer.
+        claim: String,
+    },
+}
+
+/// An answer as votes compare it: trimmed, case-folded, inner whitespace single.
+pub fn vote_key(answer: &str) -> String {
+    answer
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 impl Rule {
@@ -44,6 +62,20 @@ impl Rule {
                 .get(key)
                 .and_then(serde_json::Value::as_f64)
                 .is_some_and(|v| *min <= v && v <= *max),
+            Self::Majority { answers, claim } => {
+                let (Some(answers), Some(claim)) = (
+                    payload.get(answers).and_then(serde_json::Value::as_object),
+                    payload.get(claim).and_then(serde_json::Value::as_str),
+                ) else {
+                    return false;
+                };
+                let claim = vote_key(claim);
+                let agreeing = answers
+                    .values()
+                    .filter(|a| a.as_str().is_some_and(|a| vote_key(a) == claim))
+                    .count();
+                agreeing * 2 > answers.len()
+            }
         }
     }
 }
@@ -109,5 +141,29 @@ impl Proposal {
     /// Whether the proposal passes its own rule.
     pub fn passes_rule(&self) -> bool {
         self.rule.accepts(&self.payload, self.canonical_len)
+    }
+}
+
+#[cfg(test)]
+mod majority_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_majority_claim_is_checked_by_counting() {
+        let rule = Rule::Majority {
+            answers: "answers".into(),
+            claim: "majority".into(),
+        };
+        let answers = json!({ "a": "Paris", "b": " paris ", "c": "Lyon" });
+        assert!(rule.accepts(&json!({ "answers": answers, "majority": "PARIS" }), 0));
+        assert!(!rule.accepts(&json!({ "answers": answers, "majority": "Lyon" }), 0));
+        let split = json!({ "a": "x", "b": "y" });
+        assert!(
+            !rule.accepts(&json!({ "answers": split, "majority": "x" }), 0),
+            "a tie is no majority"
+        );
+        assert!(!rule.accepts(&json!({ "answers": [], "majority": "x" }), 0));
+        assert_eq!(vote_key("  The   Answer\n"), "the answer");
     }
 }
