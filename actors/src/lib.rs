@@ -30,6 +30,7 @@ pub fn registry() -> swarm_runtime::Registry {
     llm::service::register(&mut registry);
     agent::service::register(&mut registry);
     agent::workflow::register(&mut registry);
+    agent::runs::register(&mut registry);
     gateway::register(&mut registry);
     registry.device_detector(std::sync::Arc::new(devices::cuda_devices));
     registry

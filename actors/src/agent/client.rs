@@ -45,6 +45,29 @@ impl AgentClient {
         self.0.call_with(request, options).await
     }
 
+    /// Runs `input`, sending each event to `events` tagged with `name`.
+    pub async fn run_events_tagged(
+        &self,
+        input: &str,
+        name: &str,
+        events: mpsc::UnboundedSender<StepEvent>,
+        options: CallOptions,
+    ) -> Result<RunReport, SwarmError> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let agent = name.to_string();
+        let forward = tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let _ = events.send(StepEvent {
+                    agent: agent.clone(),
+                    event,
+                });
+            }
+        });
+        let report = self.run_with_events(input, tx, options).await;
+        let _ = forward.await;
+        report
+    }
+
     /// Runs `input`, sending each event to `events` as it happens.
     pub async fn run_with_events(
         &self,
@@ -110,7 +133,17 @@ impl WorkflowClient {
         let request = WorkflowRequest {
             input: input.to_string(),
             events,
+            ..WorkflowRequest::default()
         };
+        self.0.call_with(request, options).await
+    }
+
+    /// Sends a run request as it is (a resumed run carries its steps done).
+    pub async fn call(
+        &self,
+        request: WorkflowRequest,
+        options: CallOptions,
+    ) -> Result<WorkflowReport, SwarmError> {
         self.0.call_with(request, options).await
     }
 }

@@ -8,7 +8,7 @@
 //! never a crash. A pure function of its inputs: no actors, easy to test and bench.
 
 use futures_util::future::join_all;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use swarm_runtime::{CallOptions, SwarmError};
 use tokio::sync::mpsc;
@@ -57,7 +57,7 @@ impl Default for AgentSpec {
 }
 
 /// What happened in a run, in order (also sent as it happens).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A model turn began.
@@ -105,7 +105,7 @@ pub enum Event {
 }
 
 /// Why a run ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// The model answered.
@@ -119,7 +119,7 @@ pub enum StopReason {
 }
 
 /// How a run went.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     /// The agent's role.
     pub role: String,

@@ -68,12 +68,53 @@ pub struct StepEvent {
 }
 
 /// A workflow run to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WorkflowRequest {
     /// The task.
     pub input: String,
     /// Where the agents' events go as they happen.
     pub events: Option<mpsc::UnboundedSender<StepEvent>>,
+    /// Steps already done (a resumed run): by step number, their reports, used as they are.
+    pub done: BTreeMap<usize, RunReport>,
+    /// Where each step goes when it completes (step number, report), to be logged.
+    pub completed: Option<mpsc::UnboundedSender<(usize, RunReport)>>,
+}
+
+/// Runs a workflow's steps, each once: a step done before (a resumed run) is taken as
+/// it is. Step numbers: an agent's place in `agents`; `parallel`'s merge is the one after.
+struct Steps<'a> {
+    request: &'a WorkflowRequest,
+    ctx: &'a RequestContext,
+}
+
+impl Steps<'_> {
+    async fn run(
+        &self,
+        index: usize,
+        agent: &Agent,
+        input: String,
+    ) -> Result<RunReport, ServiceError> {
+        if let Some(done) = self.request.done.get(&index) {
+            return Ok(done.clone());
+        }
+        let report = step(agent, input, &self.request.events, self.ctx).await?;
+        if let Some(tx) = &self.request.completed {
+            let _ = tx.send((index, report.clone()));
+        }
+        Ok(report)
+    }
+
+    async fn all(&self, agents: &[Agent], task: &str) -> Result<Vec<RunReport>, ServiceError> {
+        join_all(
+            agents
+                .iter()
+                .enumerate()
+                .map(|(i, a)| self.run(i, a, task.to_string())),
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
 }
 
 /// How a workflow run went.
@@ -175,7 +216,11 @@ impl Service for WorkflowService {
         ctx: &RequestContext,
     ) -> Result<WorkflowReport, ServiceError> {
         let agents = self.agents()?;
-        let task = request.input;
+        let steps = Steps {
+            request: &request,
+            ctx,
+        };
+        let task = request.input.clone();
         let mut report = WorkflowReport {
             kind: self.kind.name(),
             answer: None,
@@ -187,12 +232,12 @@ impl Service for WorkflowService {
         match &self.kind {
             Kind::Sequential => {
                 let mut previous: Option<(String, String)> = None;
-                for agent in &agents {
+                for (i, agent) in agents.iter().enumerate() {
                     let input = match &previous {
                         None => task.clone(),
                         Some((who, said)) => format!("{task}\n\n{who} answered:\n{said}"),
                     };
-                    let run = step(agent, input, &request.events, ctx).await?;
+                    let run = steps.run(i, agent, input).await?;
                     let said = answered(&run).map(str::to_string);
                     report.steps.push(run);
                     match said {
@@ -206,7 +251,7 @@ impl Service for WorkflowService {
                 report.answer = previous.map(|(_, s)| s);
             }
             Kind::Parallel(merge) => {
-                let runs = all(&agents, &task, &request.events, ctx).await?;
+                let runs = steps.all(&agents, &task).await?;
                 let listed = runs
                     .iter()
                     .zip(&agents)
@@ -218,24 +263,27 @@ impl Service for WorkflowService {
                 if let Some((name, merge)) = merge {
                     let merger = (name.clone(), AgentClient::from_client(merge.client()?));
                     let input = format!("{task}\n\nThe answers so far:\n{listed}");
-                    let run = step(&merger, input, &request.events, ctx).await?;
+                    let run = steps.run(agents.len(), &merger, input).await?;
                     report.answer = answered(&run).map(str::to_string);
                     report.steps.push(run);
                 }
             }
             Kind::Router(model) => {
-                let picked = route(model, &agents, &task, ctx).await?;
+                let picked = match request.done.get(&0) {
+                    Some(done) => done.role.clone(),
+                    None => route(model, &agents, &task, ctx).await?,
+                };
                 let agent = agents
                     .iter()
                     .find(|a| a.0 == picked)
                     .ok_or_else(|| ServiceError::Internal(format!("router picked `{picked}`")))?;
-                let run = step(agent, task.clone(), &request.events, ctx).await?;
+                let run = steps.run(0, agent, task.clone()).await?;
                 report.answer = answered(&run).map(str::to_string);
                 report.routed_to = Some(picked);
                 report.steps.push(run);
             }
             Kind::Vote(consensus) => {
-                let runs = all(&agents, &task, &request.events, ctx).await?;
+                let runs = steps.all(&agents, &task).await?;
                 let answers: BTreeMap<String, String> = runs
                     .iter()
                     .zip(&agents)
@@ -266,22 +314,6 @@ impl Service for WorkflowService {
     fn concurrent_copy(&self) -> Option<Self> {
         Some(self.clone())
     }
-}
-
-async fn all(
-    agents: &[Agent],
-    task: &str,
-    events: &Option<mpsc::UnboundedSender<StepEvent>>,
-    ctx: &RequestContext,
-) -> Result<Vec<RunReport>, ServiceError> {
-    join_all(
-        agents
-            .iter()
-            .map(|a| step(a, task.to_string(), events, ctx)),
-    )
-    .await
-    .into_iter()
-    .collect()
 }
 
 /// The answer (as first written) given by more than half of `of` agents.

@@ -48,7 +48,7 @@ pub enum ToolChoice {
 }
 
 /// One call the model made.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ToolCall {
     /// Its id (`call_…`), for the tool message that answers it.
     pub id: String,

@@ -151,3 +151,23 @@ pub async fn post(
     let r = c.post(url).json(&body).send().await.expect("request sent");
     (r.status(), r.json().await.expect("a JSON answer"))
 }
+
+/// A client for long streams: no total timeout (each read is bounded by the caller).
+pub fn http_long() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// GETs `url`: the status and the JSON answer.
+pub async fn get(c: &reqwest::Client, url: String) -> (reqwest::StatusCode, serde_json::Value) {
+    let r = c.get(url).send().await.expect("request sent");
+    (r.status(), r.json().await.expect("a JSON answer"))
+}
+
+/// DELETEs `url`: the status and the JSON answer.
+pub async fn delete(c: &reqwest::Client, url: String) -> (reqwest::StatusCode, serde_json::Value) {
+    let r = c.delete(url).send().await.expect("request sent");
+    (r.status(), r.json().await.expect("a JSON answer"))
+}

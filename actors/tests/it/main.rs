@@ -11,6 +11,7 @@ mod vector_data;
 
 mod agent_loop;
 mod agent_real;
+mod agent_runs;
 mod agent_workflows;
 mod builder;
 mod cluster_calls;
