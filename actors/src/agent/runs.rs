@@ -76,6 +76,8 @@ pub struct RunStore {
     runs: Mutex<HashMap<String, Live>>,
     workflows: BTreeMap<String, Dependency<WorkflowService>>,
     agents: BTreeMap<String, Dependency<AgentService>>,
+    /// Set once the logs have been read (unfinished runs resumed).
+    loaded: tokio::sync::OnceCell<()>,
 }
 
 async fn log(path: PathBuf, record: Record) -> Result<(), String> {
@@ -302,9 +304,14 @@ impl RunStore {
         Some((l.history.clone(), l.events.subscribe(), l.view.status))
     }
 
+    /// Reads the logs once (see [`RunStore::resume_all`]); later calls wait for that.
+    pub async fn loaded(self: &Arc<Self>) {
+        self.loaded.get_or_init(|| self.resume_all()).await;
+    }
+
     /// Reads every log: unfinished runs resume, finished ones stay readable, a corrupt
     /// log is reported (its run failed) and kept as it is.
-    pub async fn resume_all(self: &Arc<Self>) {
+    async fn resume_all(self: &Arc<Self>) {
         let dir = self.dir.clone();
         let logs = tokio::task::spawn_blocking(move || -> Vec<(String, Result<String, String>)> {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -420,6 +427,7 @@ impl Service for RunsService {
         _ctx: &RequestContext,
     ) -> Result<RunsResponse, ServiceError> {
         let missing = |id: &str| ServiceError::NotFound(format!("no run `{id}`"));
+        self.store.loaded().await;
         let view = match request {
             RunsRequest::Start { target, input } => self.store.start(target, input).await?,
             RunsRequest::Get(id) => self.store.get(&id).ok_or_else(|| missing(&id))?,
@@ -457,6 +465,7 @@ pub fn register(registry: &mut Registry) {
             runs: Mutex::new(HashMap::new()),
             workflows,
             agents,
+            loaded: tokio::sync::OnceCell::new(),
         });
         let resumed = Arc::new(std::sync::Once::new());
         Some(Arc::new(move || {
@@ -468,7 +477,7 @@ pub fn register(registry: &mut Registry) {
             resumed.call_once(|| {
                 if let Ok(handle) = tokio::runtime::Handle::try_current() {
                     let s = store.clone();
-                    handle.spawn(async move { s.resume_all().await });
+                    handle.spawn(async move { s.loaded().await });
                 }
             });
             Ok(RunsService { store })

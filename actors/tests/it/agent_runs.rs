@@ -202,3 +202,75 @@ fn runs_stream_cancel_and_resume_after_a_kill() {
         "kept as it is"
     );
 }
+
+/// `swarm run` prints progress and the answer; with a `runs` service the run is logged
+/// and `--resume` carries a logged run on from its last step (the log here is written
+/// by the test: a start and a completed planner step).
+#[test]
+fn swarm_run_prints_progress_and_resumes_a_logged_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let swarm = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarm"))
+            .arg("run")
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, answer, progress) = swarm(&["chain", "--input", "A picnic."]);
+    assert!(ok, "{progress}");
+    assert!(!answer.is_empty(), "{progress}");
+    for line in [
+        "[planner] turn 1",
+        "step 0 done",
+        "[writer] turn 1",
+        "[writer] answered:",
+    ] {
+        assert!(progress.contains(line), "{line}: {progress}");
+    }
+    assert!(progress.contains("run "), "{progress}");
+
+    let runs = dir.path().join("runs");
+    let planned = json!({ "record": "step", "index": 0, "report": {
+        "role": "planner", "input": "A dragon.", "answer": "1. Find a dragon. 2. Write.", "stop": "answered",
+        "error": null, "turns": 1, "tool_calls": 0, "prompt_tokens": 20, "completion_tokens": 9, "events": [] } });
+    let started =
+        json!({ "record": "started", "target": { "workflow": "chain" }, "input": "A dragon." });
+    std::fs::write(
+        runs.join("resumable.jsonl"),
+        format!("{started}\n{planned}\n"),
+    )
+    .unwrap();
+    let (ok, answer, progress) = swarm(&["--resume", "resumable"]);
+    assert!(ok, "{progress}");
+    assert!(!answer.is_empty());
+    assert!(progress.contains("[writer] turn 1"), "{progress}");
+    assert!(
+        !progress.contains("[planner]"),
+        "the planner ran again: {progress}"
+    );
+    let log = std::fs::read_to_string(runs.join("resumable.jsonl")).unwrap();
+    let writer: Value = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["record"] == "step" && r["index"] == 1)
+        .unwrap();
+    assert!(
+        writer["report"]["input"]
+            .as_str()
+            .unwrap()
+            .ends_with("planner answered:\n1. Find a dragon. 2. Write."),
+        "the writer got the logged plan: {writer}"
+    );
+    assert!(log.contains("\"record\":\"finished\""), "{log}");
+    let (ok, _, message) = swarm(&["--resume", "no-such-run"]);
+    assert!(!ok && message.contains("no run `no-such-run`"), "{message}");
+}

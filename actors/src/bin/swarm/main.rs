@@ -1,6 +1,8 @@
 //! The `swarm` launcher: `up` starts a swarm from YAML, `validate` checks a file,
 //! `graph` draws its topology, `repair` rewrites a vector collection's corrupt log, `fhe`
-//! makes FHE keys and encrypts values with a public key.
+//! makes FHE keys and encrypts values with a public key, `run` runs a workflow or agent.
+
+mod run_cmd;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -33,6 +35,21 @@ struct Cli {
 enum Command {
     /// Start the swarm described by a config file; stops gracefully on SIGINT/SIGTERM.
     Up {
+        /// The swarm's YAML file.
+        #[arg(long, short, default_value = "config/swarm.yaml")]
+        config: PathBuf,
+    },
+    /// Run one workflow or agent of the swarm on a task, printing its progress (agent,
+    /// turn, tool) and then the answer; `--resume ID` carries an interrupted run on.
+    Run {
+        /// The workflow or agent (a service name).
+        name: Option<String>,
+        /// The task.
+        #[arg(long)]
+        input: Option<String>,
+        /// Carry run ID on from its last completed step (needs a `runs` service).
+        #[arg(long)]
+        resume: Option<String>,
         /// The swarm's YAML file.
         #[arg(long, short, default_value = "config/swarm.yaml")]
         config: PathBuf,
@@ -224,6 +241,38 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("swarm repair: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Run {
+            name,
+            input,
+            resume,
+            config,
+        } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let outcome = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")
+                .and_then(|rt| {
+                    let out = rt.block_on(async {
+                        let guard = telemetry::init(&config.telemetry)?;
+                        let out = run_cmd::run(config, name, input, resume).await;
+                        guard.shutdown();
+                        out
+                    });
+                    rt.shutdown_timeout(Duration::from_secs(1));
+                    out
+                });
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("swarm run: {e:#}");
                     ExitCode::from(1)
                 }
             }
