@@ -72,6 +72,7 @@ async fn one_request_is_one_trace_with_gateway_queue_and_worker_spans() {
         service_name: "swarm-test".into(),
         // No new trace is recorded; a sampled incoming traceparent still is.
         sample_ratio: 0.0,
+        record_content: false,
     })
     .expect("telemetry");
 
@@ -319,4 +320,148 @@ async fn a_call_across_nodes_is_one_trace() {
     let queue = find("queue.wait");
     assert_eq!(worker.parent_span_id, serve.span_id);
     assert_eq!(queue.parent_span_id, serve.span_id);
+}
+
+const AGENT_TRACE: &str = "6af7651916cd43dd8448eb211c80319e";
+const QUIET_TRACE: &str = "7af7651916cd43dd8448eb211c80319f";
+
+fn attr_of(span: &Span, key: &str) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+        .map(|v| match v {
+            V::StringValue(s) => s.clone(),
+            V::IntValue(i) => i.to_string(),
+            V::DoubleValue(d) => d.to_string(),
+            V::BoolValue(b) => b.to_string(),
+            other => format!("{other:?}"),
+        })
+}
+
+/// An agent run is one trace in OpenTelemetry's GenAI conventions: `invoke_agent solver`
+/// with its token usage, a `chat` span per model call beneath it, an `execute_tool` span
+/// per tool call with the Nash service's own spans beneath that. Prompts and tool
+/// arguments are on the spans only with `telemetry.record_content: true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_run_is_one_trace_of_gen_ai_spans() {
+    let (otlp_addr, mut spans) = receiver().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let r = env!("CARGO_MANIFEST_DIR");
+    let config = |name: &str, content: bool| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, format!(
+            "swarm:\n  name: {name}\ntelemetry:\n  record_content: {content}\n  otlp: {{ endpoint: \"http://{otlp_addr}\" }}\ngateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    params: {{ model: {r}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf, context: 2048, threads: 2 }}\n  nash:\n    type: nash\n  solver:\n    type: agent\n    deadline: 120s\n    params:\n      model: llm\n      system: \"You solve two-player games with the solve_game tool, then state the equilibrium.\"\n      tools: [solve_game]\n      nash: nash\n      max_turns: 2\n      max_tokens: 200\n"
+        )).expect("write");
+        path
+    };
+    let input = "Solve the game where the row player's payoffs are [[3, 0], [5, 1]] and the column player's payoffs are [[3, 5], [0, 1]].";
+    let mut reports = Vec::new();
+    for (name, content, trace) in [("loud", true, AGENT_TRACE), ("quiet", false, QUIET_TRACE)] {
+        let (mut child, ready) = node(&config(name, content));
+        let url = ready.trim().rsplit(' ').next().expect("url").to_string();
+        let report: serde_json::Value = common::http()
+            .post(format!("{url}/v1/agents/solver/runs"))
+            .timeout(Duration::from_secs(180))
+            .header("traceparent", format!("00-{trace}-{CALLER_SPAN}-01"))
+            .json(&serde_json::json!({ "input": input }))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("report");
+        reports.push(report);
+        let pid = child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = child.wait();
+    }
+    let mut got: Vec<Span> = Vec::new();
+    let agent_spans = |got: &[Span], trace: &str| {
+        got.iter()
+            .filter(|s| s.name.starts_with("invoke_agent") && hex(&s.trace_id) == trace)
+            .count()
+    };
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while agent_spans(&got, AGENT_TRACE) < 1 || agent_spans(&got, QUIET_TRACE) < 1 {
+            got.push(spans.recv().await.expect("receiver open"));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "spans missing; got {:?}",
+            got.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    });
+    // Greedy decoding on the pinned model calls the tool in its first turn.
+    assert!(
+        reports[0]["tool_calls"].as_u64().unwrap() >= 1,
+        "{}",
+        reports[0]
+    );
+    // The chat and tool spans end before their agent's span: all are in by now.
+    for (report, trace, content) in [
+        (&reports[0], AGENT_TRACE, true),
+        (&reports[1], QUIET_TRACE, false),
+    ] {
+        let ours: Vec<&Span> = got.iter().filter(|s| hex(&s.trace_id) == trace).collect();
+        let agent = ours
+            .iter()
+            .find(|s| s.name == "invoke_agent solver")
+            .expect("invoke_agent span");
+        assert_eq!(
+            attr_of(agent, "gen_ai.operation.name").as_deref(),
+            Some("invoke_agent")
+        );
+        assert_eq!(
+            attr_of(agent, "gen_ai.agent.name").as_deref(),
+            Some("solver")
+        );
+        assert_eq!(
+            attr_of(agent, "gen_ai.usage.input_tokens"),
+            Some(report["prompt_tokens"].to_string())
+        );
+        let chats: Vec<&&Span> = ours.iter().filter(|s| s.name == "chat").collect();
+        assert_eq!(
+            chats.len() as u64,
+            report["turns"].as_u64().unwrap(),
+            "{report}"
+        );
+        for chat in &chats {
+            assert_eq!(chat.parent_span_id, agent.span_id);
+            assert!(attr_of(chat, "gen_ai.usage.output_tokens").is_some());
+            assert_eq!(
+                attr_of(chat, "gen_ai.input.messages").is_some(),
+                content,
+                "record_content {content}"
+            );
+        }
+        let tools: Vec<&&Span> = ours
+            .iter()
+            .filter(|s| s.name == "execute_tool solve_game")
+            .collect();
+        assert_eq!(
+            tools.len() as u64,
+            report["tool_calls"].as_u64().unwrap(),
+            "{report}"
+        );
+        for tool in &tools {
+            assert_eq!(tool.parent_span_id, agent.span_id);
+            assert_eq!(
+                attr_of(tool, "gen_ai.tool.call.arguments").is_some(),
+                content
+            );
+            let nash = ours
+                .iter()
+                .find(|s| s.name == "swarm.call" && s.parent_span_id == tool.span_id);
+            assert!(
+                nash.is_some() || attr_of(tool, "error.type").is_some(),
+                "the Nash call hangs beneath its tool span"
+            );
+        }
+    }
 }

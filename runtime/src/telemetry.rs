@@ -106,9 +106,17 @@ pub fn otlp_provider(
         .build())
 }
 
+static RECORD_CONTENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether spans may carry contents (`telemetry.record_content`; set by [`init`]).
+pub fn record_content() -> bool {
+    RECORD_CONTENT.load(Ordering::Relaxed)
+}
+
 /// Installs the global subscriber: logs to stderr filtered by `telemetry.log`, plus the
 /// OTLP layer when an endpoint is configured.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    RECORD_CONTENT.store(config.record_content, Ordering::Relaxed);
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| TelemetryError::Filter(config.log.clone(), e.to_string()))?;
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);

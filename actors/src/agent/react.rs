@@ -13,6 +13,7 @@ use serde_json::Value;
 use swarm_runtime::{CallOptions, SwarmError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::model::ChatModel;
 use super::tool::{ToolBox, ToolContext, ToolError};
@@ -188,8 +189,31 @@ pub struct RunContext<'a> {
     pub events: Option<&'a Events>,
 }
 
-/// Runs `agent` on `input` with `model` and `tools`.
+/// Runs `agent` on `input` with `model` and `tools`, in one `invoke_agent` span (the
+/// OpenTelemetry GenAI conventions: a `chat` span per model call, an `execute_tool` span
+/// per tool call; contents only with `telemetry.record_content`).
 pub async fn run(
+    agent: &AgentSpec,
+    model: &dyn ChatModel,
+    tools: &ToolBox,
+    input: &str,
+    ctx: RunContext<'_>,
+) -> RunReport {
+    let span = tracing::info_span!("invoke_agent",
+        otel.name = %format!("invoke_agent {}", agent.role),
+        gen_ai.operation.name = "invoke_agent",
+        gen_ai.agent.name = %agent.role,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty);
+    let report = run_turns(agent, model, tools, input, ctx)
+        .instrument(span.clone())
+        .await;
+    span.record("gen_ai.usage.input_tokens", report.prompt_tokens);
+    span.record("gen_ai.usage.output_tokens", report.completion_tokens);
+    report
+}
+
+async fn run_turns(
     agent: &AgentSpec,
     model: &dyn ChatModel,
     tools: &ToolBox,
@@ -260,14 +284,45 @@ pub async fn run(
             response_format: format,
             ..Sampling::default()
         };
-        let options = CallOptions {
-            timeout: Some(tool_ctx.time_left()),
-            traceparent: ctx.traceparent.clone(),
-            ..CallOptions::default()
-        };
         run.emit(Event::TurnStarted { turn });
         run.report.turns = turn;
-        let generation = match model.generate(prompt, sampling, options).await {
+        let chat = tracing::info_span!("chat",
+            otel.name = "chat",
+            gen_ai.operation.name = "chat",
+            gen_ai.agent.name = %agent.role,
+            gen_ai.request.max_tokens = sampling.max_tokens.unwrap_or(0),
+            gen_ai.request.temperature = f64::from(sampling.temperature),
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            gen_ai.response.finish_reasons = tracing::field::Empty,
+            gen_ai.input.messages = tracing::field::Empty,
+            gen_ai.output.messages = tracing::field::Empty);
+        if swarm_runtime::telemetry::record_content() {
+            let shown: Vec<Value> = prompt
+                .iter()
+                .map(|m| serde_json::json!({ "role": m.role, "content": m.content }))
+                .collect();
+            chat.record("gen_ai.input.messages", Value::Array(shown).to_string());
+        }
+        let options = CallOptions {
+            timeout: Some(tool_ctx.time_left()),
+            traceparent: swarm_runtime::telemetry::traceparent_of(&chat)
+                .or_else(|| ctx.traceparent.clone()),
+            ..CallOptions::default()
+        };
+        let answer = model
+            .generate(prompt, sampling, options)
+            .instrument(chat.clone())
+            .await;
+        if let Ok(g) = &answer {
+            chat.record("gen_ai.usage.input_tokens", g.usage.prompt_tokens);
+            chat.record("gen_ai.usage.output_tokens", g.usage.completion_tokens);
+            chat.record("gen_ai.response.finish_reasons", g.finish_reason.as_str());
+            if swarm_runtime::telemetry::record_content() {
+                chat.record("gen_ai.output.messages", g.text.as_str());
+            }
+        }
+        let generation = match answer {
             Ok(g) => g,
             Err(SwarmError::DeadlineExceeded) => return run.end(StopReason::Deadline, None),
             Err(e) => {

@@ -32,6 +32,18 @@ pub enum ToolError {
     Unknown(String),
 }
 
+impl ToolError {
+    /// A short name of the kind, for traces (`error.type`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidArguments(_) => "invalid_arguments",
+            Self::Failed(_) => "tool_failed",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::Unknown(_) => "unknown_tool",
+        }
+    }
+}
+
 impl From<SwarmError> for ToolError {
     fn from(e: SwarmError) -> Self {
         match e {
@@ -56,7 +68,9 @@ impl ToolContext {
     pub fn options(&self) -> CallOptions {
         CallOptions {
             timeout: Some(self.time_left()),
-            traceparent: self.traceparent.clone(),
+            // The tool's own span when traced, so the service call hangs beneath it.
+            traceparent: swarm_runtime::telemetry::traceparent_of(&tracing::Span::current())
+                .or_else(|| self.traceparent.clone()),
             ..CallOptions::default()
         }
     }
@@ -151,7 +165,29 @@ impl ToolBox {
     /// Checks `call`'s arguments against its tool's schema, then runs it within the
     /// deadline. Never panics or hangs: every failure is in the outcome.
     pub async fn call(&self, call: ToolCall, ctx: &ToolContext) -> ToolOutcome {
-        let result = self.run(&call, ctx).await;
+        use tracing::Instrument as _;
+        let span = tracing::info_span!("execute_tool",
+            otel.name = %format!("execute_tool {}", call.name),
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = %call.name,
+            gen_ai.tool.call.id = %call.id,
+            gen_ai.tool.call.arguments = tracing::field::Empty,
+            gen_ai.tool.call.result = tracing::field::Empty,
+            error.type = tracing::field::Empty);
+        let content = swarm_runtime::telemetry::record_content();
+        if content {
+            span.record("gen_ai.tool.call.arguments", call.arguments.to_string());
+        }
+        let result = self.run(&call, ctx).instrument(span.clone()).await;
+        match &result {
+            Ok(v) if content => {
+                span.record("gen_ai.tool.call.result", v.to_string());
+            }
+            Err(e) => {
+                span.record("error.type", e.kind());
+            }
+            Ok(_) => {}
+        }
         ToolOutcome { call, result }
     }
 

@@ -26,6 +26,9 @@ pub struct TelemetryConfig {
     /// Share of new traces recorded (head sampling, 0 to 1). Parent-based: a request that
     /// brings a sampled `traceparent` is always recorded, an unsampled one never.
     pub sample_ratio: f64,
+    /// Whether spans may carry contents (prompts, answers, tool arguments and results):
+    /// off by default, since they may hold personal or secret data.
+    pub record_content: bool,
 }
 
 /// A service as planned: its pool shape, its type, and how to start it.
@@ -221,6 +224,7 @@ fn read_telemetry(s: &Section<'_>, swarm_name: &str) -> TelemetryConfig {
         otlp_endpoint: otlp.value::<String>("endpoint").filter(|e| !e.is_empty()),
         service_name: otlp.or("service_name", swarm_name.to_string()),
         sample_ratio,
+        record_content: s.or("record_content", false),
     }
 }
 
