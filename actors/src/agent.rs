@@ -7,6 +7,7 @@
 
 pub mod builtin;
 pub mod client;
+pub mod http_tool;
 pub mod model;
 pub mod react;
 pub mod run_log;

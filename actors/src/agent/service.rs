@@ -56,9 +56,18 @@ struct MemoryPlan {
     recall: usize,
 }
 
+/// An HTTP tool as declared.
+struct HttpToolPlan {
+    spec: crate::llm::tools::ToolSpec,
+    url: String,
+    method: super::http_tool::Method,
+    timeout: std::time::Duration,
+}
+
 /// What an agent's tools are made from (clients resolve once the swarm has started).
 struct ToolPlan {
     names: Vec<String>,
+    http: Vec<HttpToolPlan>,
     nash: Option<Dependency<NashService>>,
     consensus: Option<Dependency<ConsensusService>>,
     memory: Option<MemoryPlan>,
@@ -99,6 +108,11 @@ impl ToolPlan {
                 other => return Err(ServiceError::Internal(format!("unknown tool `{other}`"))),
             };
             tools.push(tool);
+        }
+        for h in &self.http {
+            let tool = super::http_tool::HttpTool::new(h.spec.clone(), &h.url, h.method, h.timeout)
+                .map_err(ServiceError::Internal)?;
+            tools.push(Arc::new(tool));
         }
         ToolBox::new(tools).map_err(ServiceError::Internal)
     }
@@ -146,6 +160,54 @@ impl Service for AgentService {
     fn concurrent_copy(&self) -> Option<Self> {
         Some(self.clone())
     }
+}
+
+/// `params.http_tools`: each checked at its line (name, url, method, schema).
+fn http_tools(params: &Section<'_>) -> Vec<HttpToolPlan> {
+    use super::http_tool::Method;
+    let section = params.section("http_tools");
+    let mut plans = Vec::new();
+    for (key, _) in section.entries() {
+        let t = section.section(&key.name);
+        let url: Option<String> = t.required("url");
+        let method = match t
+            .or("method", "POST".to_string())
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            other => {
+                t.error("method", format!("unknown method `{other}` (GET or POST)"));
+                Method::Post
+            }
+        };
+        let timeout = t.or("timeout", std::time::Duration::from_secs(10));
+        let description: String = t.or("description", String::new());
+        let parameters: Option<serde_json::Value> = t.value("parameters");
+        let spec = match crate::llm::tools::ToolSpec::new(&key.name, &description, parameters) {
+            Ok(spec) => spec,
+            Err(e) => {
+                t.error("parameters", e);
+                continue;
+            }
+        };
+        if let Err(e) = jsonschema::validator_for(&spec.parameters) {
+            t.error("parameters", format!("not a valid JSON schema: {e}"));
+        }
+        let Some(url) = url else { continue };
+        if let Err(e) = super::http_tool::HttpTool::new(spec.clone(), &url, method, timeout) {
+            t.error("url", e);
+            continue;
+        }
+        plans.push(HttpToolPlan {
+            spec,
+            url,
+            method,
+            timeout,
+        });
+    }
+    plans
 }
 
 fn memory_plan(params: &Section<'_>) -> Option<MemoryPlan> {
@@ -226,8 +288,10 @@ pub fn register(registry: &mut Registry) {
                 params.error("tools", format!("tool `{name}` needs `{key}`"));
             }
         }
+        let http = http_tools(params);
         let plan = Arc::new(ToolPlan {
             names,
+            http,
             nash,
             consensus,
             memory,

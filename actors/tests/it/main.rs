@@ -9,6 +9,7 @@
 mod common;
 mod vector_data;
 
+mod agent_http_tools;
 mod agent_loop;
 mod agent_real;
 mod agent_runs;

@@ -392,6 +392,49 @@ impl FromNode for String {
     }
 }
 
+/// Any YAML value as JSON (a tool's JSON schema written in YAML): plain scalars that
+/// read as `null`, booleans or numbers become those; quoted scalars stay strings.
+impl FromNode for serde_json::Value {
+    fn from_node(node: &Node) -> Result<Self, String> {
+        use serde_json::Value as J;
+        Ok(match &node.value {
+            Value::Scalar { text, quoted: true } => J::String(text.clone()),
+            Value::Scalar {
+                text,
+                quoted: false,
+            } => match text.as_str() {
+                "" | "~" | "null" | "Null" | "NULL" => J::Null,
+                "true" | "True" | "TRUE" => J::Bool(true),
+                "false" | "False" | "FALSE" => J::Bool(false),
+                t => t
+                    .parse::<i64>()
+                    .map(J::from)
+                    .ok()
+                    .or_else(|| {
+                        t.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite())
+                            .and_then(serde_json::Number::from_f64)
+                            .map(J::Number)
+                    })
+                    .unwrap_or_else(|| J::String(t.to_string())),
+            },
+            Value::Seq(items) => J::Array(
+                items
+                    .iter()
+                    .map(Self::from_node)
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.name.clone(), Self::from_node(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+}
+
 impl FromNode for bool {
     fn from_node(node: &Node) -> Result<Self, String> {
         match scalar(node)? {
