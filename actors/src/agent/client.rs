@@ -32,6 +32,7 @@ impl AgentClient {
         let request = AgentRequest {
             input: input.to_string(),
             events: None,
+            handoffs: Vec::new(),
         };
         self.0.call_with(request, options).await
     }
@@ -78,6 +79,7 @@ impl AgentClient {
         let request = AgentRequest {
             input: input.to_string(),
             events: Some(events),
+            handoffs: Vec::new(),
         };
         self.0.call_with(request, options).await
     }

@@ -40,6 +40,9 @@ pub struct AgentSpec {
     /// Whether one turn may call several tools (off by default: small models repeat a
     /// call until the turn's tokens run out; a turn's calls always run at once).
     pub parallel_tool_calls: bool,
+    /// Whether the model must call a tool until it has called one (OpenAI's
+    /// `tool_choice: required`; the last turn still answers).
+    pub require_tool: bool,
 }
 
 impl Default for AgentSpec {
@@ -53,6 +56,7 @@ impl Default for AgentSpec {
             temperature: 0.0,
             answer_format: ResponseFormat::Text,
             parallel_tool_calls: false,
+            require_tool: false,
         }
     }
 }
@@ -98,6 +102,11 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The agent handed the conversation on.
+    HandedOff {
+        /// To whom.
+        to: String,
+    },
     /// The final answer.
     Answered {
         /// The answer.
@@ -117,6 +126,8 @@ pub enum StopReason {
     Deadline,
     /// The model could not be called (the reason is in `error`).
     ModelFailed,
+    /// The agent handed the conversation to another (`handoff_to`).
+    Handoff,
 }
 
 /// How a run went.
@@ -132,6 +143,9 @@ pub struct RunReport {
     pub stop: StopReason,
     /// The model's error, when it failed.
     pub error: Option<String>,
+    /// The agent it handed the conversation to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_to: Option<String>,
     /// Model turns taken.
     pub turns: u32,
     /// Tool calls made.
@@ -187,6 +201,13 @@ pub struct RunContext<'a> {
     pub traceparent: Option<String>,
     /// Where events go as they happen (they are in the report too).
     pub events: Option<&'a Events>,
+    /// Agents it may hand the conversation to (a `transfer_to_{name}` tool each).
+    pub handoffs: &'a [String],
+}
+
+/// The tool that hands the conversation to `agent`.
+pub fn transfer_tool(agent: &str) -> String {
+    format!("transfer_to_{agent}")
 }
 
 /// Runs `agent` on `input` with `model` and `tools`, in one `invoke_agent` span (the
@@ -227,6 +248,7 @@ async fn run_turns(
             answer: None,
             stop: StopReason::Answered,
             error: None,
+            handoff_to: None,
             turns: 0,
             tool_calls: 0,
             prompt_tokens: 0,
@@ -235,7 +257,14 @@ async fn run_turns(
         },
         events: ctx.events,
     };
-    let specs = tools.specs();
+    let mut specs = tools.specs();
+    for target in ctx.handoffs {
+        let name = transfer_tool(target);
+        let about = format!("Hands the conversation to {target}, who carries on with it.");
+        if let Ok(spec) = tools::ToolSpec::new(&name, &about, None) {
+            specs.push(spec);
+        }
+    }
     let tool_ctx = ToolContext {
         deadline: ctx.deadline,
         traceparent: ctx.traceparent.clone(),
@@ -261,6 +290,8 @@ async fn run_turns(
         let last = turn >= agent.max_turns;
         let choice = if specs.is_empty() || last {
             ToolChoice::None
+        } else if agent.require_tool && run.report.tool_calls == 0 {
+            ToolChoice::Required
         } else {
             ToolChoice::Auto
         };
@@ -337,6 +368,17 @@ async fn run_turns(
         match tools::read_reply(&generation.text, &specs) {
             Ok(ModelTurn::Answer(text)) => return run.end(StopReason::Answered, Some(text)),
             Ok(ModelTurn::Calls(calls)) => {
+                let handoff = calls.iter().find_map(|c| {
+                    ctx.handoffs
+                        .iter()
+                        .find(|t| transfer_tool(t) == c.name)
+                        .cloned()
+                });
+                if let Some(target) = handoff {
+                    run.emit(Event::HandedOff { to: target.clone() });
+                    run.report.handoff_to = Some(target);
+                    return run.end(StopReason::Handoff, None);
+                }
                 messages.push(ChatMessage {
                     role: "assistant".into(),
                     content: tools::calls_as_text(&calls),

@@ -191,7 +191,9 @@ impl RunStore {
         let path = run_log::path(&self.dir, id);
         let forward = tokio::spawn(async move {
             loop {
+                // Events first: a step's events are all sent before the step itself.
                 tokio::select! {
+                    biased;
                     Some(e) = events_rx.recv() => store.publish(&run_id, serde_json::to_value(&e).unwrap_or_default()),
                     Some((index, report)) = steps_rx.recv() => {
                         let record = Record::Step { index, report: Box::new(report) };

@@ -45,6 +45,8 @@ pub struct AgentRequest {
     pub input: String,
     /// Where events go as they happen.
     pub events: Option<Events>,
+    /// Agents this run may hand the conversation to (a handoff workflow's others).
+    pub handoffs: Vec<String>,
 }
 
 /// Where an agent's memory lives (`params.memory`).
@@ -153,6 +155,7 @@ impl Service for AgentService {
             deadline: ctx.deadline,
             traceparent: swarm_runtime::telemetry::traceparent_of(&span),
             events: request.events.as_ref(),
+            handoffs: &request.handoffs,
         };
         Ok(react::run(&self.spec, &model, &tools, &request.input, run).await)
     }
@@ -257,6 +260,7 @@ pub fn register(registry: &mut Registry) {
             temperature: params.or("temperature", 0.0f64) as f32,
             answer_format: d.answer_format,
             parallel_tool_calls: params.or("parallel_tool_calls", d.parallel_tool_calls),
+            require_tool: params.or("require_tool", d.require_tool),
         };
         if !(1..=64).contains(&spec.max_turns) {
             params.error("max_turns", "must be between 1 and 64");

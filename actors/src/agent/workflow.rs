@@ -6,6 +6,10 @@
 //!   answer from theirs (without it, the answers are listed).
 //! - `router`: `model` picks the one agent to answer (a choice constrained to the agents'
 //!   names), which then does.
+//! - `handoff`: the first agent takes the task; each agent may hand the conversation to
+//!   another (a `transfer_to_{name}` tool each, OpenAI-Agents style), who carries on
+//!   with the task and what was done so far; the one that answers ends it (at most
+//!   `max_handoffs`, default twice the agents).
 //! - `vote`: every agent answers at once; the answer given by more than half is proposed
 //!   to the `consensus` voters under the `majority` rule, so each voter recounts the
 //!   votes itself, and the signed certificate is in the result — a decision anyone can
@@ -44,6 +48,7 @@ enum Kind {
     Parallel(Option<(String, Dependency<AgentService>)>),
     Router(Dependency<LlmService>),
     Vote(Dependency<ConsensusService>),
+    Handoff(usize),
 }
 
 impl Kind {
@@ -53,6 +58,7 @@ impl Kind {
             Self::Parallel(_) => "parallel",
             Self::Router(_) => "router",
             Self::Vote(_) => "vote",
+            Self::Handoff(_) => "handoff",
         }
     }
 }
@@ -94,10 +100,20 @@ impl Steps<'_> {
         agent: &Agent,
         input: String,
     ) -> Result<RunReport, ServiceError> {
+        self.run_handing(index, agent, input, Vec::new()).await
+    }
+
+    async fn run_handing(
+        &self,
+        index: usize,
+        agent: &Agent,
+        input: String,
+        handoffs: Vec<String>,
+    ) -> Result<RunReport, ServiceError> {
         if let Some(done) = self.request.done.get(&index) {
             return Ok(done.clone());
         }
-        let report = step(agent, input, &self.request.events, self.ctx).await?;
+        let report = step(agent, input, handoffs, &self.request.events, self.ctx).await?;
         if let Some(tx) = &self.request.completed {
             let _ = tx.send((index, report.clone()));
         }
@@ -166,10 +182,12 @@ fn options(ctx: &RequestContext) -> CallOptions {
     }
 }
 
-/// Runs one agent, forwarding its events tagged with its name.
+/// Runs one agent (which may hand over to `handoffs`), forwarding its events tagged
+/// with its name.
 async fn step(
     agent: &Agent,
     input: String,
+    handoffs: Vec<String>,
     events: &Option<mpsc::UnboundedSender<StepEvent>>,
     ctx: &RequestContext,
 ) -> Result<RunReport, ServiceError> {
@@ -188,6 +206,7 @@ async fn step(
     let request = AgentRequest {
         input,
         events: forward.is_some().then_some(tx),
+        handoffs,
     };
     let report = agent
         .1
@@ -282,6 +301,33 @@ impl Service for WorkflowService {
                 report.routed_to = Some(picked);
                 report.steps.push(run);
             }
+            Kind::Handoff(max) => {
+                let mut current = 0usize;
+                let mut input = task.clone();
+                for hop in 0..=*max {
+                    let agent = &agents[current];
+                    let others: Vec<String> = agents
+                        .iter()
+                        .filter(|a| a.0 != agent.0)
+                        .map(|a| a.0.clone())
+                        .collect();
+                    let handoffs = if hop < *max { others } else { Vec::new() };
+                    let run = steps
+                        .run_handing(hop, agent, input.clone(), handoffs)
+                        .await?;
+                    let next = run.handoff_to.clone();
+                    let done = answered(&run).map(str::to_string);
+                    input = format!("{input}\n\n{}", handed_over(&run));
+                    report.steps.push(run);
+                    match next.and_then(|n| agents.iter().position(|a| a.0 == n)) {
+                        Some(i) => current = i,
+                        None => {
+                            report.answer = done;
+                            break;
+                        }
+                    }
+                }
+            }
             Kind::Vote(consensus) => {
                 let runs = steps.all(&agents, &task).await?;
                 let answers: BTreeMap<String, String> = runs
@@ -314,6 +360,27 @@ impl Service for WorkflowService {
     fn concurrent_copy(&self) -> Option<Self> {
         Some(self.clone())
     }
+}
+
+/// What an agent that hands over did, for the next one: its tool calls and results.
+fn handed_over(run: &RunReport) -> String {
+    let mut lines = vec![format!("{} worked on it:", run.role)];
+    for e in &run.events {
+        match e {
+            Event::ToolCallRequested { call, .. } => {
+                lines.push(format!("- called {}({})", call.name, call.arguments));
+            }
+            Event::ToolCallCompleted { name, result, .. } => {
+                lines.push(format!("- {name} answered {result}"));
+            }
+            Event::ToolCallFailed { name, error, .. } => {
+                lines.push(format!("- {name} failed: {error}"));
+            }
+            Event::HandedOff { to } => lines.push(format!("- handed the conversation to {to}")),
+            _ => {}
+        }
+    }
+    lines.join("\n")
 }
 
 /// The answer (as first written) given by more than half of `of` agents.
@@ -391,6 +458,12 @@ pub fn register(registry: &mut Registry) {
                         None
                     })?)
                 }
+                "handoff" => {
+                    if agents.len() < 2 {
+                        params.error("agents", "a handoff needs at least two agents");
+                    }
+                    Kind::Handoff(params.or("max_handoffs", agents.len() * 2))
+                }
                 "vote" => {
                     if agents.len() < 2 {
                         params.error("agents", "a vote needs at least two agents");
@@ -405,7 +478,9 @@ pub fn register(registry: &mut Registry) {
                 other => {
                     params.error(
                         "kind",
-                        format!("unknown kind `{other}` (sequential, parallel, router or vote)"),
+                        format!(
+                            "unknown kind `{other}` (sequential, parallel, router, handoff or vote)"
+                        ),
                     );
                     return None;
                 }

@@ -151,6 +151,7 @@ async fn run(
         deadline: Instant::now() + within,
         traceparent: None,
         events: None,
+        handoffs: &[],
     };
     swarm_actors::agent::react::run(spec, model, tools, "Add 2 and 3.", ctx).await
 }
@@ -184,6 +185,7 @@ async fn a_result_goes_back_to_the_model_and_it_answers() {
             Event::ToolCallFailed { .. } => "failed",
             Event::ReplyRefused { .. } => "refused",
             Event::Answered { .. } => "answered",
+            Event::HandedOff { .. } => "handed off",
         })
         .collect();
     assert_eq!(
@@ -357,5 +359,38 @@ fn a_toolbox_refuses_a_repeated_name_and_a_broken_schema() {
             .err()
             .unwrap()
             .starts_with("tool `broken`: its parameters schema")
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_call_hands_the_conversation_over() {
+    let model = ScriptedModel::new(&[
+        r#"{"tool_calls": [{"function": "transfer_to_billing", "parameters": {}}]}"#,
+    ]);
+    let handoffs = vec!["billing".to_string(), "tech".to_string()];
+    let ctx = RunContext {
+        deadline: Instant::now() + Duration::from_secs(10),
+        traceparent: None,
+        events: None,
+        handoffs: &handoffs,
+    };
+    let report = swarm_actors::agent::react::run(
+        &AgentSpec::default(),
+        &model,
+        &toolbox(vec![]),
+        "My invoice is wrong.",
+        ctx,
+    )
+    .await;
+    assert_eq!(
+        (report.stop, report.handoff_to.as_deref()),
+        (StopReason::Handoff, Some("billing"))
+    );
+    assert_eq!(report.tool_calls, 0, "a transfer is not a tool call");
+    assert!(matches!(report.events.last(), Some(Event::HandedOff { to }) if to == "billing"));
+    let seen = model.seen.lock().unwrap();
+    assert!(
+        seen[0].0[0].content.contains("transfer_to_tech"),
+        "the model is told of each transfer"
     );
 }

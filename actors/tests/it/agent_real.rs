@@ -22,7 +22,7 @@ fn root() -> &'static str {
 fn yaml() -> String {
     let r = root();
     format!(
-        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    params: {{ model: {r}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf, context: 2048, threads: 2 }}\n  nash:\n    type: nash\n  embed:\n    type: embed\n    params: {{ model_dir: {r}/../models/all-MiniLM-L6-v2 }}\n  vector:\n    type: vector\n    params: {{ embed: embed }}\n  solver:\n    type: agent\n    deadline: 120s\n    params:\n      model: llm\n      system: \"You solve two-player games with the solve_game tool, then state the equilibrium.\"\n      tools: [solve_game]\n      nash: nash\n      max_turns: 3\n      max_tokens: 200\n"
+        "gateway:\n  listen: 127.0.0.1:0\n  request_timeout: 300s\nservices:\n  llm:\n    type: llm\n    params: {{ model: {r}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf, context: 2048, threads: 2 }}\n  nash:\n    type: nash\n  embed:\n    type: embed\n    params: {{ model_dir: {r}/../models/all-MiniLM-L6-v2 }}\n  vector:\n    type: vector\n    params: {{ embed: embed }}\n  solver:\n    type: agent\n    deadline: 120s\n    params:\n      model: llm\n      system: \"You solve two-player games with the solve_game tool, then state the equilibrium.\"\n      tools: [solve_game]\n      nash: nash\n      max_turns: 3\n      max_tokens: 200\n"
     )
 }
 

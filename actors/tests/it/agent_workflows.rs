@@ -22,7 +22,7 @@ fn agent(name: &str, system: &str) -> String {
 fn yaml() -> String {
     let r = env!("CARGO_MANIFEST_DIR");
     let mut y = format!(
-        "gateway:\n  listen: 127.0.0.1:0\nservices:\n  llm:\n    type: llm\n    params: {{ model: {r}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf, context: 2048, threads: 2 }}\n  consensus:\n    type: consensus\n    params: {{ voters: 4, swarm_id: workflow-test }}\n"
+        "gateway:\n  listen: 127.0.0.1:0\n  request_timeout: 300s\nservices:\n  llm:\n    type: llm\n    params: {{ model: {r}/../models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf, context: 2048, threads: 2 }}\n  consensus:\n    type: consensus\n    params: {{ voters: 4, swarm_id: workflow-test }}\n"
     );
     for (name, system) in [
         ("planner", "Write a one-line plan."),
@@ -36,6 +36,8 @@ fn yaml() -> String {
     y.push_str("  chain:\n    type: workflow\n    params: { kind: sequential, agents: [planner, writer] }\n");
     y.push_str("  fan:\n    type: workflow\n    params: { kind: parallel, agents: [judge_a, judge_b], merge: writer }\n");
     y.push_str("  pick:\n    type: workflow\n    params: { kind: router, agents: [planner, writer], model: llm }\n");
+    y.push_str("  triage:\n    type: agent\n    deadline: 120s\n    params: { model: llm, system: \"Send each request to the right colleague.\", require_tool: true, max_turns: 3, max_tokens: 96 }\n");
+    y.push_str("  desk:\n    type: workflow\n    params: { kind: handoff, agents: [triage, planner, writer], max_handoffs: 1 }\n");
     y.push_str("  verdict:\n    type: workflow\n    params: { kind: vote, agents: [judge_a, judge_b, judge_c], consensus: consensus }\n");
     y
 }
@@ -87,6 +89,32 @@ async fn sequential_parallel_router_and_a_certified_vote() {
     let routed = pick["routed_to"].as_str().unwrap();
     assert!(["planner", "writer"].contains(&routed), "{pick}");
     assert_eq!(pick["steps"][0]["role"], routed);
+
+    // The triage agent must call a tool, and its only tools hand over: the one it picks
+    // answers (the last hop has no transfers).
+    let desk = run(
+        &c,
+        &url,
+        "desk",
+        "Please write me a sentence about the sea.",
+    )
+    .await;
+    let steps = desk["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{desk}");
+    assert_eq!(
+        (&steps[0]["role"], &steps[0]["stop"]),
+        (&json!("triage"), &json!("handoff")),
+        "{desk}"
+    );
+    assert_eq!(steps[0]["handoff_to"], steps[1]["role"], "{desk}");
+    assert!(
+        steps[1]["input"]
+            .as_str()
+            .unwrap()
+            .contains("triage worked on it:\n- handed the conversation to"),
+        "{desk}"
+    );
+    assert_eq!(desk["answer"], steps[1]["answer"]);
 
     // Three judges with the same prompt agree (greedy decoding): a majority of three.
     let verdict = run(&c, &url, "verdict", "What is the capital of France?").await;

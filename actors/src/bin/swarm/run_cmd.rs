@@ -36,6 +36,7 @@ fn progress(agent: &str, event: &Event) -> Option<String> {
         }
         Event::ToolCallFailed { name, error, .. } => format!("[{agent}] ✗ {name}: {error}"),
         Event::ReplyRefused { reason, .. } => format!("[{agent}] reply refused: {reason}"),
+        Event::HandedOff { to } => format!("[{agent}] hands over to {to}"),
         Event::Answered { text } => format!("[{agent}] answered: {text}"),
     })
 }
