@@ -146,6 +146,7 @@ mod tests {
             answer: Some(answer.into()),
             stop: StopReason::Answered,
             error: None,
+            handoff_to: None,
             turns: 1,
             tool_calls: 0,
             prompt_tokens: 3,
