@@ -5,6 +5,7 @@
 //! down gracefully. The gateway serves `POST /v1/keywords/score` for it, and the second
 //! scorer of the YAML under its `route_prefix` (`/strict/v1/keywords/score`).
 
+pub mod agents;
 pub mod chat;
 
 use std::sync::Arc;

@@ -54,7 +54,8 @@ impl SolveGame {
 }
 
 fn solve_game_spec() -> ToolSpec {
-    let matrix = json!({ "type": "array", "items": { "type": "array", "items": { "type": "number" }, "minItems": 1 }, "minItems": 1 });
+    // Bounded, so a small model's call ends within its turn's tokens.
+    let matrix = json!({ "type": "array", "items": { "type": "array", "items": { "type": "number" }, "minItems": 1, "maxItems": 8 }, "minItems": 1, "maxItems": 8 });
     spec(
         "solve_game",
         "Finds the Nash equilibria of a two-player game given both players' payoff matrices (rows: the row player's strategies; columns: the column player's).",

@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 use super::model::ChatModel;
 use super::tool::{ToolBox, ToolContext, ToolError};
 use crate::llm::tools::{self, ModelTurn, ToolCall, ToolChoice};
-use crate::llm::{ChatMessage, ResponseFormat, Sampling, Usage};
+use crate::llm::{ChatMessage, FinishReason, ResponseFormat, Sampling, Usage};
 
 /// An agent's settings.
 #[derive(Debug, Clone)]
@@ -279,6 +279,7 @@ async fn run_turns(
             content: input.to_string(),
         },
     ];
+    let mut refused: Vec<usize> = Vec::new();
     for turn in 1..=agent.max_turns.max(1) {
         if Instant::now() >= ctx.deadline {
             return run.end(StopReason::Deadline, None);
@@ -295,7 +296,18 @@ async fn run_turns(
         } else {
             ToolChoice::Auto
         };
-        let mut shown = messages.clone();
+        let mut shown: Vec<ChatMessage> = if last {
+            // The final answer is not shown the replies that could not be read (a small
+            // model repeats the complaint instead of answering).
+            messages
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !refused.contains(i))
+                .map(|(_, m)| m.clone())
+                .collect()
+        } else {
+            messages.clone()
+        };
         if last && !specs.is_empty() && turn > 1 {
             shown.push(ChatMessage {
                 role: "user".into(),
@@ -365,7 +377,16 @@ async fn run_turns(
         if choice == ToolChoice::None {
             return run.end(StopReason::Answered, Some(generation.text));
         }
-        match tools::read_reply(&generation.text, &specs) {
+        let read = tools::read_reply(&generation.text, &specs).or_else(|why| {
+            // An answer cut by `max_tokens` is still the answer so far, as free text is.
+            match cut_answer(&generation.text) {
+                Some(text) if generation.finish_reason == FinishReason::Length => {
+                    Ok(ModelTurn::Answer(text))
+                }
+                _ => Err(why),
+            }
+        });
+        match read {
             Ok(ModelTurn::Answer(text)) => return run.end(StopReason::Answered, Some(text)),
             Ok(ModelTurn::Calls(calls)) => {
                 let handoff = calls.iter().find_map(|c| {
@@ -386,6 +407,7 @@ async fn run_turns(
                 act(&mut run, &mut messages, tools, calls, turn, &tool_ctx).await;
             }
             Err(reason) => {
+                refused.extend([messages.len(), messages.len() + 1]);
                 messages.push(ChatMessage {
                     role: "assistant".into(),
                     content: generation.text.clone(),
@@ -402,6 +424,27 @@ async fn run_turns(
     }
     // Not reached: the last turn answers. Kept for a `max_turns` of 0.
     run.end(StopReason::TokenBudget, None)
+}
+
+/// The text of an answer cut off mid-string: `{"content": "…` up to the cut.
+fn cut_answer(reply: &str) -> Option<String> {
+    let rest = reply.trim_start().strip_prefix('{')?.trim_start();
+    let rest = rest
+        .strip_prefix("\"content\"")?
+        .trim_start()
+        .strip_prefix(':')?;
+    let body = rest.trim_start().strip_prefix('"')?;
+    // Close the string and let JSON undo the escapes; a cut escape (`\`, `\u00`) is
+    // dropped by trying a few characters shorter.
+    let ends: Vec<usize> = body
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([body.len()])
+        .collect();
+    ends.iter()
+        .rev()
+        .take(7)
+        .find_map(|&end| serde_json::from_str::<String>(&format!("\"{}\"", &body[..end])).ok())
 }
 
 /// Runs `calls` at once; each result or error becomes a `tool` message.
@@ -440,5 +483,26 @@ async fn act(
                 error: e.to_string(),
             },
         });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::cut_answer;
+
+    #[test]
+    fn an_answer_cut_mid_string_is_read_up_to_the_cut() {
+        assert_eq!(
+            cut_answer(r#"{"content": "Paris is the cap"#).unwrap(),
+            "Paris is the cap"
+        );
+        assert_eq!(
+            cut_answer(r#"{"content":"line\nnext \"q"#).unwrap(),
+            "line\nnext \"q"
+        );
+        assert_eq!(cut_answer(r#"{"content": "caf\u00"#).unwrap(), "caf");
+        assert_eq!(cut_answer(r#"{"content": "end\"#).unwrap(), "end");
+        assert_eq!(cut_answer(r#"{"tool_calls": [{"function": "x"#), None);
     }
 }

@@ -2,8 +2,9 @@
 //! agent it names, at its line, and supervises it like any service).
 //!
 //! - `sequential`: each agent gets the task and the previous agent's answer.
-//! - `parallel`: every agent answers the task at once; `merge` (an agent) writes the
-//!   answer from theirs (without it, the answers are listed).
+//! - `parallel`: every agent answers the task at once — after `plan` (an agent), when
+//!   given, whose plan each of them gets; `merge` (an agent) writes the answer from
+//!   theirs (without it, the answers are listed).
 //! - `router`: `model` picks the one agent to answer (a choice constrained to the agents'
 //!   names), which then does.
 //! - `handoff`: the first agent takes the task; each agent may hand the conversation to
@@ -45,7 +46,10 @@ use crate::llm::{ChatMessage, LlmClient, LlmService, ResponseFormat, Sampling};
 #[derive(Clone)]
 enum Kind {
     Sequential,
-    Parallel(Option<(String, Dependency<AgentService>)>),
+    Parallel {
+        plan: Option<(String, Dependency<AgentService>)>,
+        merge: Option<(String, Dependency<AgentService>)>,
+    },
     Router(Dependency<LlmService>),
     Vote(Dependency<ConsensusService>),
     Handoff(usize),
@@ -55,7 +59,7 @@ impl Kind {
     fn name(&self) -> &'static str {
         match self {
             Self::Sequential => "sequential",
-            Self::Parallel(_) => "parallel",
+            Self::Parallel { .. } => "parallel",
             Self::Router(_) => "router",
             Self::Vote(_) => "vote",
             Self::Handoff(_) => "handoff",
@@ -269,15 +273,27 @@ impl Service for WorkflowService {
                 }
                 report.answer = previous.map(|(_, s)| s);
             }
-            Kind::Parallel(merge) => {
-                let runs = steps.all(&agents, &task).await?;
+            Kind::Parallel { plan, merge } => {
+                let mut planned = None;
+                if let Some((name, plan)) = plan {
+                    let planner = (name.clone(), AgentClient::from_client(plan.client()?));
+                    let run = steps.run(agents.len() + 1, &planner, task.clone()).await?;
+                    planned = answered(&run).map(|p| format!("{task}\n\nThe plan:\n{p}"));
+                    report.steps.push(run);
+                    if planned.is_none() {
+                        report.failure = Some(format!("`{name}` gave no plan"));
+                        return Ok(report);
+                    }
+                }
+                let brief = planned.unwrap_or_else(|| task.clone());
+                let runs = steps.all(&agents, &brief).await?;
                 let listed = runs
                     .iter()
                     .zip(&agents)
                     .map(|(r, a)| format!("{}: {}", a.0, answered(r).unwrap_or("(no answer)")))
                     .collect::<Vec<_>>()
                     .join("\n");
-                report.steps = runs;
+                report.steps.extend(runs);
                 report.answer = Some(listed.clone());
                 if let Some((name, merge)) = merge {
                     let merger = (name.clone(), AgentClient::from_client(merge.client()?));
@@ -446,12 +462,18 @@ pub fn register(registry: &mut Registry) {
             }
             let kind = match kind.as_str() {
                 "sequential" => Kind::Sequential,
-                "parallel" => Kind::Parallel(
-                    params
-                        .node("merge")
-                        .and_then(|_| params.value::<String>("merge"))
-                        .zip(params.dependency::<AgentService>("merge")),
-                ),
+                "parallel" => {
+                    let agent_at = |key: &str| {
+                        params
+                            .node(key)
+                            .and_then(|_| params.value::<String>(key))
+                            .zip(params.dependency::<AgentService>(key))
+                    };
+                    Kind::Parallel {
+                        plan: agent_at("plan"),
+                        merge: agent_at("merge"),
+                    }
+                }
                 "router" => {
                     Kind::Router(params.dependency::<LlmService>("model").or_else(|| {
                         params.error("model", "required: the llm service that routes");

@@ -60,7 +60,25 @@ fn prepare(model: &Model, config: EngineConfig, req: &Generate) -> Result<Prepar
 
 fn schema_grammar(schema: &serde_json::Value) -> Result<String, LlmError> {
     llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+        .map(|g| compact(&g))
         .map_err(|e| LlmError::Invalid(format!("response_format.json_schema.schema: {e}")))
+}
+
+/// The grammar with JSON's whitespace cut to one optional space: llama.cpp's rule also
+/// allows newlines and up to 20 blanks, and small models spend their tokens on them
+/// (and run out mid-value). The JSON means the same.
+fn compact(grammar: &str) -> String {
+    grammar
+        .lines()
+        .map(|line| {
+            if line.starts_with("space ::=") {
+                "space ::= | \" \""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn cache_key(engine: &Engine, cache: Option<&ResponseCache>, req: &Generate) -> Option<CacheKey> {
@@ -148,5 +166,21 @@ pub(super) async fn generate(
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_grammars_allow_one_space_and_no_newlines() {
+        let g = schema_grammar(
+            &serde_json::json!({ "type": "object", "properties": { "a": { "type": "string" } } }),
+        )
+        .unwrap();
+        let space: Vec<&str> = g.lines().filter(|l| l.starts_with("space ::=")).collect();
+        assert_eq!(space, ["space ::= | \" \""], "{g}");
     }
 }

@@ -46,6 +46,22 @@ fn start_up(mut up: Command, config: &std::path::Path) -> (std::process::Child, 
 }
 
 #[test]
+fn the_example_agent_swarms_validate() {
+    for file in ["config/agents/dispute.yaml", "config/agents/research.yaml"] {
+        let out = swarm()
+            .arg("validate")
+            .arg(repo_file(file))
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn validate_accepts_the_default_config_and_lists_every_error_in_a_bad_one() {
     let ok = swarm()
         .arg("validate")
