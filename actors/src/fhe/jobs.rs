@@ -173,12 +173,14 @@ impl Jobs {
                 return false;
             }
             *slot = Some(outcome);
+            // Freed before anyone waiting is woken: a reader who sees the job ended finds
+            // its slot free.
+            self.active.fetch_sub(1, Ordering::AcqRel);
             true
         });
         if !first {
             return;
         }
-        self.active.fetch_sub(1, Ordering::AcqRel);
         let mut finished = self.finished.lock();
         finished.push_back(job.id);
         while finished.len() > self.keep {
