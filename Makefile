@@ -6,7 +6,7 @@ MODELS ?= models
 
 LLM_MODEL ?= $(MODELS)/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: llm-peer llm-reference bench-llm bench-fhe bench-sched bench-cluster run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
+.PHONY: bench-agent llm-peer llm-reference bench-llm bench-fhe bench-sched bench-cluster run test test-deps build lint fmt bench bench-gateway bench-peers bench-vector tools models build-deps
 
 ## Build and start the swarm from $(CONFIG) (gateway on ${SWARM_LISTEN:-127.0.0.1:8080}).
 run: build-deps models
@@ -100,6 +100,13 @@ llm-peer: build-deps
 ## Regenerate the known answers of tests/llm_reference.rs with llama.cpp's own greedy decoding.
 llm-reference: models llm-peer
 	python3 scripts/llm_reference.py target/llama.cpp/build/bin/llama-simple $(LLM_MODEL) actors/tests/data/llm_reference.json
+
+## Agents: overhead per step against a direct model call, and 100 runs at once on a
+## remote pool (a second swarm's chat API).
+bench-agent: models
+	$(CARGO) build --release -p swarm-benches --bin agent-bench -p swarm-actors --bin swarm
+	SWARM_MODELS=$(MODELS) ./target/release/agent-bench overhead 9 | tee benches/results/agent_overhead.md
+	SWARM_MODELS=$(MODELS) ./target/release/agent-bench concurrent ./target/release/swarm 100 | tee benches/results/agent_concurrent.md
 
 ## The llm service against llama.cpp's llama-server, side by side (same GGUF, same threads).
 bench-llm: models llm-peer

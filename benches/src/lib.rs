@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub mod process;
+
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use swarm_runtime::{RequestContext, Service, ServiceError};
 

@@ -92,7 +92,8 @@ pub fn describe(e: &StepEvent) -> Option<String> {
         Event::ToolCallFailed { name, error, .. } => Some(format!("[{a}] ✗ {name}: {error}")),
         Event::HandedOff { to } => Some(format!("[{a}] hands over to {to}")),
         Event::Answered { text } => Some(format!("[{a}] {text}")),
-        Event::ReplyRefused { .. } => None,
+        // Refusals are retried; the answer is shown whole rather than piece by piece.
+        _ => None,
     }
 }
 

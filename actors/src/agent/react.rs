@@ -61,8 +61,10 @@ impl Default for AgentSpec {
     }
 }
 
-/// What happened in a run, in order (also sent as it happens).
+/// What happened in a run, in order (also sent as it happens). More kinds may come:
+/// match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A model turn began.
@@ -106,6 +108,14 @@ pub enum Event {
     HandedOff {
         /// To whom.
         to: String,
+    },
+    /// Text the model generated (its reply as it comes, a piece at a time; tool calls
+    /// are JSON). Sent live only: never in the report or the run log.
+    TokenChunk {
+        /// The turn.
+        turn: u32,
+        /// The piece.
+        text: String,
     },
     /// The final answer.
     Answered {
@@ -353,10 +363,26 @@ async fn run_turns(
                 .or_else(|| ctx.traceparent.clone()),
             ..CallOptions::default()
         };
-        let answer = model
-            .generate(prompt, sampling, options)
-            .instrument(chat.clone())
-            .await;
+        let answer = match ctx.events {
+            Some(events) => {
+                let (pieces, mut rx) = mpsc::unbounded_channel();
+                let generate = model
+                    .generate_streamed(prompt, sampling, options, pieces)
+                    .instrument(chat.clone());
+                let forward = async {
+                    while let Some(text) = rx.recv().await {
+                        let _ = events.send(Event::TokenChunk { turn, text });
+                    }
+                };
+                tokio::join!(generate, forward).0
+            }
+            None => {
+                model
+                    .generate(prompt, sampling, options)
+                    .instrument(chat.clone())
+                    .await
+            }
+        };
         if let Ok(g) = &answer {
             chat.record("gen_ai.usage.input_tokens", g.usage.prompt_tokens);
             chat.record("gen_ai.usage.output_tokens", g.usage.completion_tokens);

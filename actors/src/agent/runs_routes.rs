@@ -119,16 +119,16 @@ async fn events(
         if ended {
             return None;
         }
-        loop {
-            match rx.recv().await {
-                Ok(event) => {
-                    let end = is_end(&event);
-                    return Some((event, (rx, end)));
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
+        let event = match rx.recv().await {
+            Ok(event) => event,
+            // A watcher too slow for the run is told what it missed, never left unaware.
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                serde_json::json!({ "type": "events_missed", "count": missed })
             }
-        }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        let end = is_end(&event);
+        Some((event, (rx, end)))
     });
     let all = stream::iter(history)
         .chain(live)

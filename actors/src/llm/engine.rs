@@ -122,6 +122,17 @@ impl Engine {
     }
 }
 
+/// Adds the time since it was made to a counter when dropped (at the end of each pass
+/// of the engine loop, however the pass ends).
+struct Busy<'a>(&'a std::sync::atomic::AtomicU64, Instant);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let micros = u64::try_from(self.1.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.0.fetch_add(micros, Relaxed);
+    }
+}
+
 fn spawn(
     model: Arc<Model>,
     config: EngineConfig,
@@ -205,6 +216,7 @@ fn run(
                 Err(_) => return,
             }
         }
+        let _busy = Busy(&stats.busy_micros, Instant::now());
         loop {
             match jobs.try_recv() {
                 Ok(job) => waiting.push_back(job),

@@ -67,3 +67,27 @@ pub struct Job {
     #[cfg(feature = "fault-injection")]
     pub panic_after: Option<u32>,
 }
+
+impl Job {
+    /// A job of `prompt` under `sampling` (and `grammar`, from
+    /// [`ResponseFormat::grammar`](super::ResponseFormat::grammar)), reporting to `events`.
+    pub fn new(
+        prompt: Vec<LlamaToken>,
+        sampling: Sampling,
+        grammar: Option<String>,
+        max_tokens: u32,
+        deadline: std::time::Instant,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Self {
+        Self {
+            prompt,
+            sampling,
+            grammar,
+            max_tokens,
+            deadline,
+            events,
+            #[cfg(feature = "fault-injection")]
+            panic_after: None,
+        }
+    }
+}

@@ -12,7 +12,6 @@ use super::cache::{CacheKey, ResponseCache};
 use super::engine::{Engine, EngineConfig};
 use super::job::{Event, FinishReason, Job};
 use super::model::Model;
-use super::sampling::ResponseFormat;
 use super::service::{Generate, Generation, Prompt};
 
 /// The request's tokens and grammar, checked to fit.
@@ -44,41 +43,12 @@ fn prepare(model: &Model, config: EngineConfig, req: &Generate) -> Result<Prepar
         .sampling
         .max_tokens
         .unwrap_or_else(|| u32::try_from(room - tokens.len()).unwrap_or(u32::MAX));
-    let grammar = match &req.sampling.response_format {
-        ResponseFormat::Text => None,
-        ResponseFormat::JsonObject => {
-            Some(schema_grammar(&serde_json::json!({ "type": "object" }))?)
-        }
-        ResponseFormat::JsonSchema(schema) => Some(schema_grammar(schema)?),
-    };
+    let grammar = req.sampling.response_format.grammar()?;
     Ok(Prepared {
         tokens,
         grammar,
         max_tokens,
     })
-}
-
-fn schema_grammar(schema: &serde_json::Value) -> Result<String, LlmError> {
-    llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-        .map(|g| compact(&g))
-        .map_err(|e| LlmError::Invalid(format!("response_format.json_schema.schema: {e}")))
-}
-
-/// The grammar with JSON's whitespace cut to one optional space: llama.cpp's rule also
-/// allows newlines and up to 20 blanks, and small models spend their tokens on them
-/// (and run out mid-value). The JSON means the same.
-fn compact(grammar: &str) -> String {
-    grammar
-        .lines()
-        .map(|line| {
-            if line.starts_with("space ::=") {
-                "space ::= | \" \""
-            } else {
-                line
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn cache_key(engine: &Engine, cache: Option<&ResponseCache>, req: &Generate) -> Option<CacheKey> {
@@ -120,16 +90,14 @@ pub(super) async fn generate(
         .await
         .map_err(|e| ServiceError::Internal(format!("llm task failed: {e}")))??;
     let (events, mut rx) = mpsc::unbounded_channel();
-    engine.submit(Job {
-        prompt: prepared.tokens,
+    engine.submit(Job::new(
+        prepared.tokens,
         sampling,
-        grammar: prepared.grammar,
-        max_tokens: prepared.max_tokens,
-        deadline: ctx.deadline.into_std(),
+        prepared.grammar,
+        prepared.max_tokens,
+        ctx.deadline.into_std(),
         events,
-        #[cfg(feature = "fault-injection")]
-        panic_after: None,
-    })?;
+    ))?;
     let mut text = String::new();
     loop {
         match rx.recv().await {
@@ -166,21 +134,5 @@ pub(super) async fn generate(
                 ));
             }
         }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_grammars_allow_one_space_and_no_newlines() {
-        let g = schema_grammar(
-            &serde_json::json!({ "type": "object", "properties": { "a": { "type": "string" } } }),
-        )
-        .unwrap();
-        let space: Vec<&str> = g.lines().filter(|l| l.starts_with("space ::=")).collect();
-        assert_eq!(space, ["space ::= | \" \""], "{g}");
     }
 }

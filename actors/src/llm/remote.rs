@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use swarm_runtime::ServiceError;
 use tokio::time::Instant;
 
+use super::ChatMessage;
 use super::job::{FinishReason, Usage};
 use super::sampling::ResponseFormat;
 use super::service::{Generate, Generation, Prompt};
@@ -96,7 +97,7 @@ impl RemoteLlm {
         };
         let path = match &req.prompt {
             Prompt::Chat(messages) => {
-                map.insert("messages".into(), json!(messages));
+                map.insert("messages".into(), Value::Array(openai_messages(messages)));
                 "/v1/chat/completions"
             }
             Prompt::Text(text) => {
@@ -185,5 +186,113 @@ fn read_usage(u: &Value) -> Usage {
     Usage {
         prompt_tokens: n("prompt_tokens"),
         completion_tokens: n("completion_tokens"),
+    }
+}
+
+/// The conversation as OpenAI's API takes it. An assistant turn that called tools, as
+/// [`calls_as_text`](super::tools::calls_as_text) writes it (the agent loop's history),
+/// goes as `tool_calls` with ids, and each `tool` message after it answers the next id
+/// (servers refuse a tool message without one); a swarm serving the call turns them back
+/// into the same text, so the prompt is the one a local model sees. A tool message with
+/// no call left to answer goes as a user message.
+fn openai_messages(messages: &[ChatMessage]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(messages.len());
+    let mut unanswered = std::collections::VecDeque::new();
+    for (i, m) in messages.iter().enumerate() {
+        let calls = (m.role == "assistant")
+            .then(|| written_calls(&m.content))
+            .flatten();
+        if let Some(calls) = calls {
+            unanswered.clear();
+            let calls: Vec<Value> = calls
+                .into_iter()
+                .enumerate()
+                .map(|(j, (name, arguments))| {
+                    let id = format!("call_{i}_{j}");
+                    unanswered.push_back(id.clone());
+                    json!({ "id": id, "type": "function",
+                        "function": { "name": name, "arguments": arguments.to_string() } })
+                })
+                .collect();
+            out.push(json!({ "role": "assistant", "content": null, "tool_calls": calls }));
+        } else if m.role == "tool" {
+            out.push(match unanswered.pop_front() {
+                Some(id) => json!({ "role": "tool", "tool_call_id": id, "content": m.content }),
+                None => json!({ "role": "user", "content": format!("Tool result: {}", m.content) }),
+            });
+        } else {
+            out.push(json!({ "role": m.role, "content": m.content }));
+        }
+    }
+    out
+}
+
+/// The calls in an assistant turn written as `{"tool_calls": [{"function", "parameters"}]}`.
+fn written_calls(content: &str) -> Option<Vec<(String, Value)>> {
+    let reply: Value = serde_json::from_str(content).ok()?;
+    let obj = reply.as_object().filter(|o| o.len() == 1)?;
+    obj.get("tool_calls")?
+        .as_array()
+        .filter(|calls| !calls.is_empty())?
+        .iter()
+        .map(|c| {
+            let name = c.get("function")?.as_str()?;
+            let arguments = c.get("parameters").filter(|a| a.is_object())?;
+            Some((name.to_string(), arguments.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::tools::{ToolCall, calls_as_text};
+
+    fn msg(role: &str, content: &str) -> ChatMessage {
+        ChatMessage {
+            role: role.into(),
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn an_agents_tool_turns_go_as_openai_tool_calls_and_answers() {
+        let call = ToolCall {
+            id: "x".into(),
+            name: "solve_game".into(),
+            arguments: json!({ "row": [[1, 0]], "col": [[0, 1]] }),
+        };
+        let messages = [
+            msg("system", "s"),
+            msg("user", "u"),
+            msg("assistant", &calls_as_text(std::slice::from_ref(&call))),
+            msg("tool", "{\"ok\":1}"),
+            msg("tool", "extra"),
+            msg("assistant", "not json"),
+        ];
+        let out = openai_messages(&messages);
+        assert_eq!(out[2]["tool_calls"][0]["id"], "call_2_0");
+        assert_eq!(out[2]["tool_calls"][0]["function"]["name"], "solve_game");
+        let args: Value = serde_json::from_str(
+            out[2]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap_or(""),
+        )
+        .unwrap_or_default();
+        assert_eq!(args, call.arguments);
+        assert_eq!(out[2]["content"], Value::Null);
+        assert_eq!(
+            out[3],
+            json!({ "role": "tool", "tool_call_id": "call_2_0", "content": "{\"ok\":1}" })
+        );
+        assert_eq!(
+            out[4],
+            json!({ "role": "user", "content": "Tool result: extra" })
+        );
+        assert_eq!(
+            out[5],
+            json!({ "role": "assistant", "content": "not json" })
+        );
+        assert_eq!(out[0], json!({ "role": "system", "content": "s" }));
     }
 }

@@ -15,6 +15,40 @@ pub enum ResponseFormat {
     JsonSchema(serde_json::Value),
 }
 
+impl ResponseFormat {
+    /// The GBNF grammar that constrains generation to this format (none for free text).
+    pub fn grammar(&self) -> Result<Option<String>, super::LlmError> {
+        match self {
+            Self::Text => Ok(None),
+            Self::JsonObject => schema_grammar(&serde_json::json!({ "type": "object" })).map(Some),
+            Self::JsonSchema(schema) => schema_grammar(schema).map(Some),
+        }
+    }
+}
+
+fn schema_grammar(schema: &serde_json::Value) -> Result<String, super::LlmError> {
+    llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+        .map(|g| compact(&g))
+        .map_err(|e| super::LlmError::Invalid(format!("response_format.json_schema.schema: {e}")))
+}
+
+/// The grammar with JSON's whitespace cut to one optional space: llama.cpp's rule also
+/// allows newlines and up to 20 blanks, and small models spend their tokens on them
+/// (and run out mid-value). The JSON means the same.
+fn compact(grammar: &str) -> String {
+    grammar
+        .lines()
+        .map(|line| {
+            if line.starts_with("space ::=") {
+                "space ::= | \" \""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Sampling settings of one request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sampling {
@@ -165,6 +199,17 @@ impl From<ResponseFormatBody> for ResponseFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_grammars_allow_one_space_and_no_newlines() {
+        let format = ResponseFormat::JsonSchema(
+            serde_json::json!({ "type": "object", "properties": { "a": { "type": "string" } } }),
+        );
+        let g = format.grammar().ok().flatten().unwrap_or_default();
+        let space: Vec<&str> = g.lines().filter(|l| l.starts_with("space ::=")).collect();
+        assert_eq!(space, ["space ::= | \" \""], "{g}");
+        assert_eq!(ResponseFormat::Text.grammar().ok(), Some(None));
+    }
 
     #[test]
     fn every_bad_field_is_named() {

@@ -31,6 +31,9 @@ pub struct EngineStats {
     pub kv_cells: AtomicU64,
     /// KV cells in the context.
     pub kv_capacity: AtomicU64,
+    /// Microseconds the engine thread spent working (admitting, decoding, sampling),
+    /// not waiting for jobs: the model's own time, apart from everything around it.
+    pub busy_micros: AtomicU64,
 }
 
 /// The metric families of one service's `engines` (labelled by replica) and its cache.
@@ -39,49 +42,55 @@ pub fn families(
     engines: &[&EngineStats],
     cache: Option<&ResponseCache>,
 ) -> Vec<MetricFamily> {
-    type Read = fn(&EngineStats) -> u64;
-    let plain: [(&'static str, &'static str, &'static str, Read); 7] = [
+    type Read = fn(&EngineStats) -> f64;
+    let plain: [(&'static str, &'static str, &'static str, Read); 8] = [
         (
             "swarm_llm_tokens_generated_total",
             "counter",
             "Tokens generated.",
-            |s| s.tokens_generated.load(Relaxed),
+            |s| s.tokens_generated.load(Relaxed) as f64,
         ),
         (
             "swarm_llm_sequences_running",
             "gauge",
             "Sequences generating now.",
-            |s| s.running.load(Relaxed),
+            |s| s.running.load(Relaxed) as f64,
         ),
         (
             "swarm_llm_sequences_waiting",
             "gauge",
             "Sequences handed to an engine, waiting for a place.",
-            |s| s.waiting.load(Relaxed),
+            |s| s.waiting.load(Relaxed) as f64,
         ),
         (
             "swarm_llm_steps_total",
             "counter",
             "Decode steps run.",
-            |s| s.steps.load(Relaxed),
+            |s| s.steps.load(Relaxed) as f64,
         ),
         (
             "swarm_llm_batch_tokens_total",
             "counter",
             "Tokens decoded in all steps (per step: divide by swarm_llm_steps_total).",
-            |s| s.batch_tokens.load(Relaxed),
+            |s| s.batch_tokens.load(Relaxed) as f64,
         ),
         (
             "swarm_llm_kv_cells_used",
             "gauge",
             "KV cells held by running sequences.",
-            |s| s.kv_cells.load(Relaxed),
+            |s| s.kv_cells.load(Relaxed) as f64,
         ),
         (
             "swarm_llm_kv_cells_capacity",
             "gauge",
             "KV cells in the replica's context.",
-            |s| s.kv_capacity.load(Relaxed),
+            |s| s.kv_capacity.load(Relaxed) as f64,
+        ),
+        (
+            "swarm_llm_busy_seconds_total",
+            "counter",
+            "Time the engine spent admitting, decoding and sampling (not waiting for work).",
+            |s| s.busy_micros.load(Relaxed) as f64 / 1e6,
         ),
     ];
     let mut out: Vec<MetricFamily> = plain

@@ -58,6 +58,14 @@ impl std::fmt::Debug for OpenAiServer {
     }
 }
 
+/// The server's root: OpenAI's clients take a base URL ending in `/v1`
+/// (`https://api.openai.com/v1`), and the paths here start with `/v1/`, so a trailing
+/// `/v1` (or `/`) is dropped rather than doubled.
+fn base_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix("/v1").unwrap_or(url).to_string()
+}
+
 impl OpenAiServer {
     /// A client for `target`; fails when its API key variable is not set.
     pub fn new(target: &RemoteTarget) -> Result<Self, String> {
@@ -76,7 +84,7 @@ impl OpenAiServer {
             .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Self {
             http,
-            base: target.url.clone(),
+            base: base_url(&target.url),
             key,
             budget: RetryBudget::new(0.2, 10),
         })
@@ -196,4 +204,20 @@ fn error_message(body: &str) -> String {
         return m.to_string();
     }
     body.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_base_url_with_or_without_v1_reaches_the_same_paths() {
+        for url in [
+            "http://h:1",
+            "http://h:1/",
+            "http://h:1/v1",
+            "http://h:1/v1/",
+        ] {
+            assert_eq!(super::base_url(url), "http://h:1", "{url}");
+        }
+        assert_eq!(super::base_url("http://h:1/proxy/v1"), "http://h:1/proxy");
+    }
 }

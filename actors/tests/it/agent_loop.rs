@@ -186,6 +186,8 @@ async fn a_result_goes_back_to_the_model_and_it_answers() {
             Event::ReplyRefused { .. } => "refused",
             Event::Answered { .. } => "answered",
             Event::HandedOff { .. } => "handed off",
+            Event::TokenChunk { .. } => "chunk",
+            _ => "other",
         })
         .collect();
     assert_eq!(

@@ -11,7 +11,7 @@ use common::post;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use swarm_actors::agent::builtin::{Memory, Remember, SearchMemory};
-use swarm_actors::agent::{Tool, ToolContext};
+use swarm_actors::agent::{Event, Tool, ToolContext};
 use swarm_actors::http::ServiceClient;
 use swarm_actors::vector::VectorClient;
 
@@ -169,4 +169,59 @@ fn bad_agent_configs_are_errors_at_their_line() {
     ] {
         assert!(all.contains(expected), "{expected}\n{all}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_text_streams_as_token_chunks_that_add_up_to_each_reply() {
+    // One tool call, then (the last turn, without tools) a free-text answer.
+    let yaml = format!(
+        "{}  once:\n    type: agent\n    deadline: 120s\n    params:\n      model: llm\n      system: \"You solve two-player games with the solve_game tool, then state the equilibrium.\"\n      tools: [solve_game]\n      nash: nash\n      require_tool: true\n      max_turns: 2\n      max_tokens: 160\n",
+        yaml()
+    );
+    let (swarm, _url) = common::start(&yaml).await;
+    let agent = swarm_actors::agent::AgentClient::of(&swarm, "once").unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let input = "Solve the game where the row player's payoffs are [[3, 0], [5, 1]] and the column player's payoffs are [[3, 5], [0, 1]].";
+    let options = swarm_runtime::CallOptions {
+        timeout: Some(std::time::Duration::from_secs(120)),
+        ..Default::default()
+    };
+    let report = agent.run_with_events(input, tx, options).await.unwrap();
+    let mut live = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        live.push(e);
+    }
+    let mut text: std::collections::BTreeMap<u32, String> = Default::default();
+    let mut chunks = 0;
+    for e in &live {
+        if let Event::TokenChunk { turn, text: piece } = e {
+            text.entry(*turn).or_default().push_str(piece);
+            chunks += 1;
+        }
+    }
+    assert_eq!(report.turns, 2, "{report:?}");
+    assert_eq!(text.len(), 2, "every turn streams");
+    assert!(chunks > 10, "piece by piece, not whole: {chunks}");
+    // Chunks are live only; every other event is the report's, in order.
+    let others: Vec<Event> = live
+        .into_iter()
+        .filter(|e| !matches!(e, Event::TokenChunk { .. }))
+        .collect();
+    assert_eq!(others, report.events);
+    // The first turn's text is the call it made; the last turn's is the answer.
+    let call = report
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::ToolCallRequested { call, .. } => Some(call.clone()),
+            _ => None,
+        })
+        .expect("a tool call");
+    let written: Value = serde_json::from_str(&text[&1]).unwrap();
+    assert_eq!(
+        written["tool_calls"][0],
+        json!({ "function": call.name, "parameters": call.arguments })
+    );
+    assert_eq!(Some(&text[&2]), report.answer.as_ref());
+    swarm.shutdown().await;
 }

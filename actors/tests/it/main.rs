@@ -12,6 +12,7 @@ mod vector_data;
 mod agent_http_tools;
 mod agent_loop;
 mod agent_real;
+mod agent_remote;
 mod agent_runs;
 mod agent_workflows;
 mod builder;

@@ -11,8 +11,6 @@
 //!
 //! `cluster-compare SWARM_BIN` prints a Markdown table.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,27 +18,12 @@ use anyhow::{Context, bail};
 use swarm_actors::echo::{Echo, EchoRequest};
 use swarm_actors::nash::core::{Budget, Game, Method, Options, solve};
 use swarm_actors::nash::{NashRequest, NashService};
+use swarm_benches::process::{SwarmProcess, free_port};
 use swarm_benches::{quantile, random_matrix};
 use swarm_runtime::{Swarm, SwarmConfig};
 
 const GAMES: usize = 240;
 const COOKIE: &str = "cluster-compare";
-
-/// A node process, killed when dropped.
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
 
 /// `cluster:` for `node` among `nodes` (name, port).
 fn cluster_yaml(node: &str, nodes: &[(String, u16)]) -> String {
@@ -56,41 +39,22 @@ fn cluster_yaml(node: &str, nodes: &[(String, u16)]) -> String {
     )
 }
 
-/// Starts `swarm up` for `node`, on `core` when given; returns once it is ready.
+/// Starts `swarm up` for `node` (with the cluster's cookie), on `core` when given.
 fn start_node(
     swarm_bin: &str,
     dir: &std::path::Path,
     node: &str,
     yaml: String,
     core: Option<usize>,
-) -> anyhow::Result<NodeProcess> {
-    let path = dir.join(format!("{node}.yaml"));
-    std::fs::write(&path, yaml)?;
-    let mut cmd = match core {
-        Some(c) => {
-            let mut cmd = Command::new("taskset");
-            cmd.args(["-c", &c.to_string(), swarm_bin]);
-            cmd
-        }
-        None => Command::new(swarm_bin),
-    };
-    let mut child = cmd
-        .args(["up", "--config"])
-        .arg(&path)
-        .env("SWARM_CLUSTER_COOKIE", COOKIE)
-        .env("SWARM_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting node {node}"))?;
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        BufReader::new(out).read_line(&mut line)?;
-    }
-    if !line.contains("ready") {
-        bail!("node {node} did not start: {line}");
-    }
-    Ok(NodeProcess(child))
+) -> anyhow::Result<SwarmProcess> {
+    SwarmProcess::start(
+        swarm_bin,
+        dir,
+        node,
+        &yaml,
+        core,
+        &[("SWARM_CLUSTER_COOKIE", COOKIE)],
+    )
 }
 
 /// Waits until `service`'s health lists every one of `peers` as serving it.
@@ -312,7 +276,10 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .context("usage: cluster-compare SWARM_BIN")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let taskset = Command::new("taskset").arg("-V").output().is_ok();
+    let taskset = std::process::Command::new("taskset")
+        .arg("-V")
+        .output()
+        .is_ok();
     let cores = if taskset { cores } else { 0 };
     let games = games()?;
     let budget = Budget::within(Duration::from_secs(600));

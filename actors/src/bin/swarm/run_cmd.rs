@@ -38,6 +38,9 @@ fn progress(agent: &str, event: &Event) -> Option<String> {
         Event::ReplyRefused { reason, .. } => format!("[{agent}] reply refused: {reason}"),
         Event::HandedOff { to } => format!("[{agent}] hands over to {to}"),
         Event::Answered { text } => format!("[{agent}] answered: {text}"),
+        // Token chunks: the answer is printed whole (pieces would interleave with other
+        // agents'); kinds added later are not shown.
+        _ => return None,
     })
 }
 
