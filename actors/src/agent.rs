@@ -7,6 +7,7 @@
 
 pub mod builtin;
 pub mod client;
+pub mod fn_tool;
 pub mod http_tool;
 pub mod model;
 pub mod react;
@@ -18,6 +19,7 @@ pub mod tool;
 pub mod workflow;
 
 pub use client::{AgentClient, WorkflowClient};
+pub use fn_tool::FnTool;
 pub use model::ChatModel;
 pub use react::{AgentSpec, Event, RunContext, RunReport, StopReason};
 pub use service::{AgentRequest, AgentService};

@@ -11,7 +11,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use swarm_actors::agent::{
-    AgentSpec, ChatModel, Event, RunContext, StopReason, Tool, ToolBox, ToolContext, ToolError,
+    AgentSpec, ChatModel, Event, FnTool, RunContext, StopReason, Tool, ToolBox, ToolContext,
+    ToolError,
 };
 use swarm_actors::llm::tools::ToolSpec;
 use swarm_actors::llm::{ChatMessage, FinishReason, Generation, ResponseFormat, Sampling, Usage};
@@ -67,39 +68,20 @@ impl ChatModel for ScriptedModel {
     }
 }
 
-/// A real tool: adds two integers.
-struct Add(ToolSpec);
-
-impl Add {
-    fn new() -> Self {
-        Self(
-            ToolSpec::new(
-                "add",
-                "Adds two integers.",
-                Some(json!({ "type": "object",
-            "properties": { "a": { "type": "integer" }, "b": { "type": "integer" } },
-            "required": ["a", "b"], "additionalProperties": false })),
-            )
-            .unwrap(),
-        )
-    }
+/// `add`'s arguments (its schema is made from this type).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct AddArgs {
+    a: i64,
+    b: i64,
 }
 
-impl Tool for Add {
-    fn spec(&self) -> &ToolSpec {
-        &self.0
-    }
-    fn call<'a>(
-        &'a self,
-        args: Value,
-        _: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<Value, ToolError>> {
-        Box::pin(async move {
-            Ok(json!(
-                args["a"].as_i64().unwrap() + args["b"].as_i64().unwrap()
-            ))
-        })
-    }
+/// A real tool: adds two integers (a typed function).
+fn add() -> FnTool {
+    FnTool::typed("add", "Adds two integers.", |args: AddArgs, _| async move {
+        Ok::<_, ToolError>(args.a + args.b)
+    })
+    .unwrap()
 }
 
 /// A tool that fails, or waits at a barrier shared with another call, or never answers.
@@ -136,7 +118,7 @@ impl Tool for Other {
 }
 
 fn toolbox(extra: Vec<Arc<dyn Tool>>) -> ToolBox {
-    let mut tools: Vec<Arc<dyn Tool>> = vec![Arc::new(Add::new())];
+    let mut tools: Vec<Arc<dyn Tool>> = vec![Arc::new(add())];
     tools.extend(extra);
     ToolBox::new(tools).unwrap()
 }
@@ -349,13 +331,16 @@ async fn a_tool_that_never_answers_is_cut_at_the_deadline() {
 
 #[test]
 fn a_toolbox_refuses_a_repeated_name_and_a_broken_schema() {
-    let twice: Vec<Arc<dyn Tool>> = vec![Arc::new(Add::new()), Arc::new(Add::new())];
+    let twice: Vec<Arc<dyn Tool>> = vec![Arc::new(add()), Arc::new(add())];
     assert!(ToolBox::new(twice).err().unwrap().contains("given twice"));
-    let broken = Add(ToolSpec {
-        name: "broken".into(),
-        description: String::new(),
-        parameters: json!({ "type": "object", "properties": { "a": { "type": 7 } } }),
-    });
+    let broken = FnTool::new(
+        ToolSpec {
+            name: "broken".into(),
+            description: String::new(),
+            parameters: json!({ "type": "object", "properties": { "a": { "type": 7 } } }),
+        },
+        |_, _| async { Ok(json!(null)) },
+    );
     assert!(
         ToolBox::new(vec![Arc::new(broken)])
             .err()
@@ -394,5 +379,93 @@ async fn a_transfer_call_hands_the_conversation_over() {
     assert!(
         seen[0].0[0].content.contains("transfer_to_tech"),
         "the model is told of each transfer"
+    );
+}
+
+/// A trip to plan: nested and enumerated fields, documented.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Trip {
+    /// Where to.
+    city: String,
+    /// How many nights.
+    nights: u32,
+    mode: Mode,
+    budget: Option<Budget>,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Mode {
+    Train,
+    Plane,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Budget {
+    amount: f64,
+}
+
+#[tokio::test]
+async fn a_typed_function_is_a_tool_with_its_schema_made_from_the_type() {
+    let plan = FnTool::typed("plan_trip", "Plans a trip.", |t: Trip, _| async move {
+        let mode = match t.mode {
+            Mode::Train => "train",
+            Mode::Plane => "plane",
+        };
+        Ok::<_, ToolError>(json!({ "to": t.city, "nights": t.nights, "by": mode,
+            "budget": t.budget.map(|b| b.amount) }))
+    })
+    .unwrap();
+    let spec = plan.spec().clone();
+    assert_eq!(
+        spec.parameters,
+        json!({
+            "type": "object",
+            "properties": {
+                "city": { "type": "string", "description": "Where to." },
+                "nights": { "type": "integer", "minimum": 0, "description": "How many nights." },
+                "mode": { "type": "string", "enum": ["train", "plane"] },
+                "budget": { "type": ["object", "null"],
+                    "properties": { "amount": { "type": "number" } }, "required": ["amount"] }
+            },
+            "required": ["city", "nights", "mode"],
+            "additionalProperties": false
+        })
+    );
+    // The model's reply can be constrained to a call of it.
+    let (_, format) = swarm_actors::llm::tools::prepare(
+        vec![],
+        &[spec],
+        &swarm_actors::llm::tools::ToolChoice::Required,
+        false,
+        ResponseFormat::Text,
+    );
+    let grammar = format.grammar().unwrap().unwrap();
+    assert!(grammar.contains("plane"), "{grammar}");
+    let tools = ToolBox::new(vec![Arc::new(plan)]).unwrap();
+    let ctx = ToolContext {
+        deadline: Instant::now() + Duration::from_secs(10),
+        traceparent: None,
+    };
+    let call = |arguments: Value| swarm_actors::llm::tools::ToolCall {
+        id: "c".into(),
+        name: "plan_trip".into(),
+        arguments,
+    };
+    let done = tools
+        .call(call(json!({ "city": "Oslo", "nights": 2, "mode": "train" })), &ctx)
+        .await;
+    assert_eq!(
+        done.result,
+        Ok(json!({ "to": "Oslo", "nights": 2, "by": "train", "budget": null }))
+    );
+    let refused = tools
+        .call(call(json!({ "city": "Oslo", "nights": -1, "mode": "car" })), &ctx)
+        .await;
+    assert!(
+        matches!(refused.result, Err(ToolError::InvalidArguments(_))),
+        "{:?}",
+        refused.result
     );
 }
