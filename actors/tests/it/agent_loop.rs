@@ -454,14 +454,20 @@ async fn a_typed_function_is_a_tool_with_its_schema_made_from_the_type() {
         arguments,
     };
     let done = tools
-        .call(call(json!({ "city": "Oslo", "nights": 2, "mode": "train" })), &ctx)
+        .call(
+            call(json!({ "city": "Oslo", "nights": 2, "mode": "train" })),
+            &ctx,
+        )
         .await;
     assert_eq!(
         done.result,
         Ok(json!({ "to": "Oslo", "nights": 2, "by": "train", "budget": null }))
     );
     let refused = tools
-        .call(call(json!({ "city": "Oslo", "nights": -1, "mode": "car" })), &ctx)
+        .call(
+            call(json!({ "city": "Oslo", "nights": -1, "mode": "car" })),
+            &ctx,
+        )
         .await;
     assert!(
         matches!(refused.result, Err(ToolError::InvalidArguments(_))),
