@@ -10,6 +10,7 @@ pub mod client;
 pub mod fn_tool;
 pub mod http_tool;
 pub mod model;
+pub mod private_tools;
 pub mod react;
 pub mod run_log;
 pub mod runs;

@@ -30,13 +30,23 @@ use super::builtin::{Memory, Propose, Remember, SearchMemory, SolveGame};
 use super::react::{self, AgentSpec, Events, RunContext, RunReport};
 use super::tool::{Tool, ToolBox};
 use crate::consensus::{ConsensusClient, ConsensusService};
+use crate::fhe::{FheClient, FheService};
+use crate::fl::{FlClient, FlService};
 use crate::http::ServiceClient;
 use crate::llm::{LlmClient, LlmService};
 use crate::nash::{NashClient, NashService};
 use crate::vector::{VectorClient, VectorService};
 
 /// The built-in tools' names.
-pub const BUILT_IN_TOOLS: [&str; 4] = ["solve_game", "propose", "remember", "search_memory"];
+pub const BUILT_IN_TOOLS: [&str; 7] = [
+    "solve_game",
+    "propose",
+    "remember",
+    "search_memory",
+    "tally",
+    "auction",
+    "fl_submit",
+];
 
 /// A run to do.
 #[derive(Debug, Clone)]
@@ -72,11 +82,13 @@ struct ToolPlan {
     http: Vec<HttpToolPlan>,
     nash: Option<Dependency<NashService>>,
     consensus: Option<Dependency<ConsensusService>>,
+    fhe: Option<Dependency<FheService>>,
+    fl: Option<Dependency<FlService>>,
     memory: Option<MemoryPlan>,
 }
 
 impl ToolPlan {
-    fn build(&self) -> Result<ToolBox, ServiceError> {
+    fn build(&self, role: &str) -> Result<ToolBox, ServiceError> {
         let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
         let memory = |m: &MemoryPlan| -> Result<Memory, ServiceError> {
             Ok(Memory {
@@ -107,6 +119,24 @@ impl ToolPlan {
                     let m = self.memory.as_ref().ok_or_else(|| missing("memory"))?;
                     Arc::new(SearchMemory::new(memory(m)?, m.recall))
                 }
+                "tally" | "auction" => {
+                    let fhe = self.fhe.as_ref().ok_or_else(|| missing("fhe"))?;
+                    let client = FheClient::from_client(fhe.client()?);
+                    let made = if name == "tally" {
+                        super::private_tools::tally(client)
+                    } else {
+                        super::private_tools::auction(client)
+                    };
+                    Arc::new(made.map_err(ServiceError::Internal)?)
+                }
+                "fl_submit" => {
+                    let fl = self.fl.as_ref().ok_or_else(|| missing("fl"))?;
+                    let client = FlClient::from_client(fl.client()?);
+                    Arc::new(
+                        super::private_tools::fl_submit(client, role.to_string())
+                            .map_err(ServiceError::Internal)?,
+                    )
+                }
                 other => return Err(ServiceError::Internal(format!("unknown tool `{other}`"))),
             };
             tools.push(tool);
@@ -134,7 +164,7 @@ impl AgentService {
         if let Some(t) = self.tools.get() {
             return Ok(t.clone());
         }
-        let built = self.plan.build()?;
+        let built = self.plan.build(&self.spec.role)?;
         Ok(self.tools.get_or_init(|| built).clone())
     }
 }
@@ -271,12 +301,16 @@ pub fn register(registry: &mut Registry) {
         let names: Vec<String> = params.or("tools", Vec::new());
         let nash = params.dependency::<NashService>("nash");
         let consensus = params.dependency::<ConsensusService>("consensus");
+        let fhe = params.dependency::<FheService>("fhe");
+        let fl = params.dependency::<FlService>("fl");
         let memory = memory_plan(params);
         for name in &names {
             let needs = match name.as_str() {
                 "solve_game" => nash.is_none().then_some("nash"),
                 "propose" => consensus.is_none().then_some("consensus"),
                 "remember" | "search_memory" => memory.is_none().then_some("memory"),
+                "tally" | "auction" => fhe.is_none().then_some("fhe"),
+                "fl_submit" => fl.is_none().then_some("fl"),
                 other => {
                     params.error(
                         "tools",
@@ -298,6 +332,8 @@ pub fn register(registry: &mut Registry) {
             http,
             nash,
             consensus,
+            fhe,
+            fl,
             memory,
         });
         let model = model?;

@@ -11,6 +11,7 @@ mod vector_data;
 
 mod agent_http_tools;
 mod agent_loop;
+mod agent_private_tools;
 mod agent_real;
 mod agent_remote;
 mod agent_runs;
