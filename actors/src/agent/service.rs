@@ -33,7 +33,7 @@ use crate::consensus::{ConsensusClient, ConsensusService};
 use crate::fhe::{FheClient, FheService};
 use crate::fl::{FlClient, FlService};
 use crate::http::ServiceClient;
-use crate::llm::{LlmClient, LlmService};
+use crate::llm::{LlmClient, LlmService, ResponseFormat};
 use crate::nash::{NashClient, NashService};
 use crate::vector::{VectorClient, VectorService};
 
@@ -137,7 +137,8 @@ impl ToolPlan {
                             .map_err(ServiceError::Internal)?,
                     )
                 }
-                other => return Err(ServiceError::Internal(format!("unknown tool `{other}`"))),
+                other => super::tool::registered(other)
+                    .ok_or_else(|| ServiceError::Internal(format!("unknown tool `{other}`")))?,
             };
             tools.push(tool);
         }
@@ -243,6 +244,28 @@ fn http_tools(params: &Section<'_>) -> Vec<HttpToolPlan> {
     plans
 }
 
+/// `answer_schema`: the JSON schema the final answer must match (free text without it),
+/// checked here: it must compile and turn into a grammar.
+fn answer_format(params: &Section<'_>) -> ResponseFormat {
+    let Some(schema) = params.value::<serde_json::Value>("answer_schema") else {
+        return ResponseFormat::Text;
+    };
+    let format = ResponseFormat::JsonSchema(schema.clone());
+    if !schema.is_object() {
+        params.error("answer_schema", "must be a JSON schema (a mapping)");
+    } else if let Err(e) = jsonschema::validator_for(&schema) {
+        params.error("answer_schema", format!("not a valid JSON schema: {e}"));
+    } else if let Err(e) = format.grammar() {
+        params.error(
+            "answer_schema",
+            format!("no grammar can be made of it: {e}"),
+        );
+    } else {
+        return format;
+    }
+    ResponseFormat::Text
+}
+
 fn memory_plan(params: &Section<'_>) -> Option<MemoryPlan> {
     params.node("memory")?;
     let m = params.section("memory");
@@ -288,7 +311,7 @@ pub fn register(registry: &mut Registry) {
             token_budget: params.or("token_budget", d.token_budget),
             max_tokens: params.or("max_tokens", d.max_tokens),
             temperature: params.or("temperature", 0.0f64) as f32,
-            answer_format: d.answer_format,
+            answer_format: answer_format(params),
             parallel_tool_calls: params.or("parallel_tool_calls", d.parallel_tool_calls),
             require_tool: params.or("require_tool", d.require_tool),
         };
@@ -311,11 +334,12 @@ pub fn register(registry: &mut Registry) {
                 "remember" | "search_memory" => memory.is_none().then_some("memory"),
                 "tally" | "auction" => fhe.is_none().then_some("fhe"),
                 "fl_submit" => fl.is_none().then_some("fl"),
+                other if super::tool::registered(other).is_some() => None,
                 other => {
                     params.error(
                         "tools",
                         format!(
-                            "unknown tool `{other}` (built in: {})",
+                            "unknown tool `{other}` (built in: {}; a Rust program adds its own with agent::tool::register)",
                             BUILT_IN_TOOLS.join(", ")
                         ),
                     );
@@ -327,6 +351,9 @@ pub fn register(registry: &mut Registry) {
             }
         }
         let http = http_tools(params);
+        for name in names.iter().chain(http.iter().map(|h| &h.spec.name)) {
+            params.part("tool", name);
+        }
         let plan = Arc::new(ToolPlan {
             names,
             http,

@@ -2,6 +2,7 @@
 //! and the [`ToolBox`] that checks a call's arguments against the tool's schema before it
 //! runs. A tool's failure is a value the model is shown, never a crash of the agent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,6 +80,34 @@ impl ToolContext {
     pub fn time_left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+}
+
+/// Tools a Rust program registered for the agents of its YAML configs.
+static REGISTERED: std::sync::LazyLock<std::sync::RwLock<HashMap<String, Arc<dyn Tool>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Makes `tool` available by its name to the agents of swarms configured after this, in
+/// this process (YAML: `tools: [its name]`), beside the built-in ones. An error when the
+/// name is a built-in tool's; registering a name again replaces the tool.
+pub fn register(tool: Arc<dyn Tool>) -> Result<(), String> {
+    let name = tool.spec().name.clone();
+    if super::service::BUILT_IN_TOOLS.contains(&name.as_str()) {
+        return Err(format!("`{name}` is a built-in tool's name"));
+    }
+    REGISTERED
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name, tool);
+    Ok(())
+}
+
+/// The registered tool named `name`.
+pub fn registered(name: &str) -> Option<Arc<dyn Tool>> {
+    REGISTERED
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(name)
+        .cloned()
 }
 
 /// A tool an agent can call.

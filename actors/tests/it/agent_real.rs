@@ -150,7 +150,7 @@ async fn memory_tools_remember_and_recall_by_meaning() {
 
 #[test]
 fn bad_agent_configs_are_errors_at_their_line() {
-    let yaml = "services:\n  nash:\n    type: nash\n  a:\n    type: agent\n    params:\n      tools: [solve_game, fly]\n  b:\n    type: agent\n    params:\n      model: llm\n      tools: [propose, remember]\n      max_turns: 0\n";
+    let yaml = "services:\n  nash:\n    type: nash\n  a:\n    type: agent\n    params:\n      tools: [solve_game, fly]\n  b:\n    type: agent\n    params:\n      model: llm\n      tools: [propose, remember]\n      max_turns: 0\n      answer_schema: { type: 7 }\n";
     let registry = swarm_actors::registry();
     let errors =
         swarm_runtime::SwarmConfig::from_yaml_with_env(yaml, "agents.yaml", &registry, &|_| None)
@@ -166,6 +166,7 @@ fn bad_agent_configs_are_errors_at_their_line() {
         "services.b.params.tools: tool `propose` needs `consensus`",
         "services.b.params.tools: tool `remember` needs `memory`",
         "services.b.params.max_turns: must be between 1 and 64",
+        "services.b.params.answer_schema: not a valid JSON schema",
     ] {
         assert!(all.contains(expected), "{expected}\n{all}");
     }
@@ -223,5 +224,31 @@ async fn a_runs_text_streams_as_token_chunks_that_add_up_to_each_reply() {
         json!({ "function": call.name, "parameters": call.arguments })
     );
     assert_eq!(Some(&text[&2]), report.answer.as_ref());
+    swarm.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_schema_shapes_the_final_answer() {
+    let schema = json!({ "type": "object",
+        "properties": { "city": { "type": "string", "maxLength": 40 }, "country": { "type": "string", "maxLength": 40 } },
+        "required": ["city", "country"], "additionalProperties": false });
+    let yaml = format!(
+        "{}  capital:\n    type: agent\n    deadline: 120s\n    params:\n      model: llm\n      system: \"You answer geography questions.\"\n      max_turns: 1\n      max_tokens: 64\n      answer_schema: {schema}\n",
+        yaml()
+    );
+    let (swarm, url) = common::start(&yaml).await;
+    let (s, report) = post(
+        &common::http(),
+        format!("{url}/v1/agents/capital/runs"),
+        json!({ "input": "What is the capital of France?" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(report["stop"], "answered", "{report}");
+    let answer: Value = serde_json::from_str(report["answer"].as_str().unwrap()).unwrap();
+    assert!(
+        jsonschema::is_valid(&schema, &answer),
+        "{answer} does not match {schema}"
+    );
     swarm.shutdown().await;
 }

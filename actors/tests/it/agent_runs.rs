@@ -25,7 +25,7 @@ fn config(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Reads the run's events until `stop` says so (or the stream ends); bounded.
-async fn events_until(url: &str, id: &str, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub(crate) async fn events_until(url: &str, id: &str, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut r = common::http_long()
         .get(format!("{url}/v1/runs/{id}/events"))
         .send()

@@ -59,6 +59,26 @@ fn the_example_agent_swarms_validate() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The graph draws each agent's tools and the services they use.
+    let graph = |format: &str| {
+        let out = swarm()
+            .args(["graph", "--format", format])
+            .arg(repo_file("config/agents/dispute.yaml"))
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dot = graph("dot");
+    for needle in [
+        "\"mediator:tool:solve_game\" [shape=note, label=\"tool solve_game\"]",
+        "\"mediator\" -> \"mediator:tool:solve_game\" [label=\"tool\"]",
+        "\"clerk\" -> \"clerk:tool:propose\"",
+        "\"mediator\" -> \"nash\" [style=bold",
+    ] {
+        assert!(dot.contains(needle), "{needle}\n{dot}");
+    }
+    assert!(graph("text").contains("tools: solve_game"));
 }
 
 #[test]

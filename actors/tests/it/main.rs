@@ -9,6 +9,7 @@
 mod common;
 mod vector_data;
 
+mod agent_crash;
 mod agent_http_tools;
 mod agent_loop;
 mod agent_private_tools;

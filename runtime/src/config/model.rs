@@ -41,6 +41,8 @@ pub struct ServicePlan {
     pub route_prefix: Option<String>,
     /// Stages in front of its workers (`batcher: …`), as the params parser declared them.
     pub stages: Vec<String>,
+    /// Its named parts (kind, name), as the params parser declared them: an agent's tools.
+    pub parts: Vec<(String, String)>,
     pub(crate) pos: super::yaml::Pos,
     pub(crate) type_id: TypeId,
     pub(crate) exposed: bool,
@@ -330,6 +332,7 @@ fn read_service(
     }
     // A service on one pool is not routed: its background load has no one to inform.
     let _ = diag.take_load();
+    let parts = diag.take_parts();
     let (mut dependencies, stages, mut probes, mut metrics) = (
         diag.take_declared(),
         diag.take_stages(),
@@ -346,6 +349,7 @@ fn read_service(
         cluster: entry.cluster.clone(),
         route_prefix,
         stages,
+        parts,
         pos: s.pos(),
         type_id: entry.type_id,
         exposed: entry.exposed,

@@ -21,6 +21,8 @@ pub struct Diagnostics {
     declared: RefCell<Vec<DeclaredDependency>>,
     /// Stages a params parser put in front of its workers (a batcher), for `swarm graph`.
     stages: RefCell<Vec<String>>,
+    /// Named parts a params parser declared (an agent's tools), for `swarm graph`.
+    parts: RefCell<Vec<(String, String)>>,
     /// Health probes a params parser added, taken per service like dependencies.
     probes: RefCell<Probes>,
     /// Metrics sources a params parser added, taken the same way.
@@ -54,6 +56,7 @@ impl Diagnostics {
             errors: RefCell::new(Vec::new()),
             declared: RefCell::new(Vec::new()),
             stages: RefCell::new(Vec::new()),
+            parts: RefCell::new(Vec::new()),
             probes: RefCell::new(Probes::default()),
             metrics: RefCell::new(Probes::default()),
             loads: RefCell::new(Probes::default()),
@@ -96,6 +99,10 @@ impl Diagnostics {
 
     pub(crate) fn take_stages(&self) -> Vec<String> {
         std::mem::take(&mut *self.stages.borrow_mut())
+    }
+
+    pub(crate) fn take_parts(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.parts.borrow_mut())
     }
 
     /// Records one error (once: the service's params are read again for each of its
@@ -353,6 +360,15 @@ impl<'a> Section<'a> {
             .stages
             .borrow_mut()
             .push(format!("{kind}: {detail}"));
+    }
+
+    /// Declares a named part of the service (`kind` "tool", `name` "solve_game"), which
+    /// `swarm graph` draws beside it. Declared once however often the params are read.
+    pub fn part(&self, kind: &str, name: &str) {
+        let mut parts = self.diag.parts.borrow_mut();
+        if !parts.iter().any(|(k, n)| k == kind && n == name) {
+            parts.push((kind.to_string(), name.to_string()));
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Draws a planned swarm as Graphviz DOT (`swarm graph`) or as a tree for the terminal
 //! (`--format text`): each service is one pool node (type, worker count, queue and
-//! supervision), stages in front of its workers (a batcher) hang off it, components point
+//! supervision), stages in front of its workers (a batcher) and its named parts (an
+//! agent's tools) hang off it, components point
 //! at what they expose, and dependencies are bold `uses` edges. A pool of 64 workers is
 //! one node, so the picture stays readable as swarms grow.
 
@@ -144,6 +145,13 @@ pub fn render_dot(config: &SwarmConfig) -> String {
                 dot(stage)
             );
         }
+        for (kind, name) in &p.parts {
+            let (kind, name) = (dot(kind), dot(name));
+            let _ = writeln!(
+                out,
+                "  \"{n}:{kind}:{name}\" [shape=note, label=\"{kind} {name}\"];\n  \"{n}\" -> \"{n}:{kind}:{name}\" [label=\"{kind}\"];"
+            );
+        }
         for dep in p.dependencies() {
             let _ = writeln!(
                 out,
@@ -228,6 +236,21 @@ pub fn render_text(config: &SwarmConfig) -> String {
                 "no pool here: calls go to those nodes"
             };
             rows.push(format!("runs on nodes {} ({here})", p.nodes.join(", ")));
+        }
+        let mut kinds: Vec<&str> = Vec::new();
+        for (kind, _) in &p.parts {
+            if !kinds.contains(&kind.as_str()) {
+                kinds.push(kind);
+            }
+        }
+        for kind in kinds {
+            let names: Vec<&str> = p
+                .parts
+                .iter()
+                .filter(|(k, _)| k == kind)
+                .map(|(_, n)| n.as_str())
+                .collect();
+            rows.push(format!("{kind}s: {}", names.join(", ")));
         }
         let deps: Vec<&str> = p.dependencies().collect();
         if !deps.is_empty() {
