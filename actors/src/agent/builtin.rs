@@ -2,13 +2,16 @@
 //! `solve_game` (Nash), `remember` / `search_memory` (the agent's memory: a vector
 //! collection written and searched by meaning, texts embedded by the vector service's
 //! `embed`), and `propose` (consensus: a decision with its certificate). Their arguments
-//! are the HTTP API's bodies, so a tool call and a `curl` say the same thing.
+//! are the HTTP API's bodies, so a tool call and a `curl` say the same thing. Each is an
+//! [`FnTool`]: a spec and an async function over the client.
 
-use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use swarm_runtime::SwarmError;
 
-use super::tool::{Tool, ToolContext, ToolError};
+use super::fn_tool::FnTool;
+use super::tool::{ToolContext, ToolError};
 use crate::consensus::ConsensusClient;
 use crate::consensus::api::ProposeBody;
 use crate::llm::tools::ToolSpec;
@@ -37,20 +40,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ToolError> {
     serde_json::to_value(value).map_err(|e| ToolError::Failed(e.to_string()))
 }
 
-/// `solve_game`: the Nash equilibria of a two-player game.
-pub struct SolveGame {
-    client: NashClient,
-    spec: ToolSpec,
-}
-
-impl SolveGame {
-    /// The tool over `client`.
-    pub fn new(client: NashClient) -> Self {
-        Self {
-            client,
-            spec: solve_game_spec(),
+/// `solve_game`: the Nash equilibria of a two-player game, over `client`.
+pub fn solve_game(client: NashClient) -> FnTool {
+    FnTool::new(solve_game_spec(), move |arguments, ctx: ToolContext| {
+        let client = client.clone();
+        async move {
+            let request = parse::<SolveBody>(arguments)?
+                .into_request()
+                .map_err(ToolError::InvalidArguments)?;
+            to_json(&client.solve(request, ctx.options()).await?)
         }
-    }
+    })
 }
 
 fn solve_game_spec() -> ToolSpec {
@@ -65,39 +65,16 @@ fn solve_game_spec() -> ToolSpec {
     )
 }
 
-impl Tool for SolveGame {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    fn call<'a>(
-        &'a self,
-        arguments: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<Value, ToolError>> {
-        Box::pin(async move {
-            let request = parse::<SolveBody>(arguments)?
-                .into_request()
-                .map_err(ToolError::InvalidArguments)?;
-            to_json(&self.client.solve(request, ctx.options()).await?)
-        })
-    }
-}
-
-/// `propose`: a decision of the swarm's voters, with the certificate that proves it.
-pub struct Propose {
-    client: ConsensusClient,
-    spec: ToolSpec,
-}
-
-impl Propose {
-    /// The tool over `client`.
-    pub fn new(client: ConsensusClient) -> Self {
-        Self {
-            client,
-            spec: propose_spec(),
+/// `propose`: a decision of the swarm's voters, with the certificate that proves it,
+/// over `client`.
+pub fn propose(client: ConsensusClient) -> FnTool {
+    FnTool::new(propose_spec(), move |arguments, ctx: ToolContext| {
+        let client = client.clone();
+        async move {
+            let body: ProposeBody = parse(arguments)?;
+            to_json(&client.decide(body.into_request(), ctx.options()).await?)
         }
-    }
+    })
 }
 
 fn propose_spec() -> ToolSpec {
@@ -107,28 +84,6 @@ fn propose_spec() -> ToolSpec {
         json!({ "type": "object", "properties": { "payload": { "type": "object" } },
                 "required": ["payload"], "additionalProperties": false }),
     )
-}
-
-impl Tool for Propose {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    fn call<'a>(
-        &'a self,
-        arguments: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<Value, ToolError>> {
-        Box::pin(async move {
-            let body: ProposeBody = parse(arguments)?;
-            to_json(
-                &self
-                    .client
-                    .decide(body.into_request(), ctx.options())
-                    .await?,
-            )
-        })
-    }
 }
 
 /// Where an agent's memory lives: a collection of the vector service (made on first
@@ -143,42 +98,12 @@ pub struct Memory {
     pub dimension: usize,
 }
 
-/// `remember`: writes a note to the agent's memory.
-pub struct Remember {
-    memory: Memory,
-    spec: ToolSpec,
-}
-
-impl Remember {
-    /// The tool over `memory`.
-    pub fn new(memory: Memory) -> Self {
-        Self {
-            memory,
-            spec: remember_spec(),
-        }
-    }
-}
-
-fn remember_spec() -> ToolSpec {
-    spec(
-        "remember",
-        "Stores a note in long-term memory, to be found later by meaning.",
-        json!({ "type": "object", "properties": { "text": { "type": "string", "minLength": 1 } },
-                "required": ["text"], "additionalProperties": false }),
-    )
-}
-
-impl Tool for Remember {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    fn call<'a>(
-        &'a self,
-        arguments: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<Value, ToolError>> {
-        Box::pin(async move {
+/// `remember`: writes a note to the agent's `memory`.
+pub fn remember(memory: Memory) -> FnTool {
+    let memory = Arc::new(memory);
+    FnTool::new(remember_spec(), move |arguments, ctx: ToolContext| {
+        let m = memory.clone();
+        async move {
             let text = arguments["text"].as_str().unwrap_or_default().to_string();
             let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
             let point = || PointInput {
@@ -186,7 +111,6 @@ impl Tool for Remember {
                 vector: VectorInput::Text(text.clone()),
                 payload: json!({ "text": text }),
             };
-            let m = &self.memory;
             let written = m
                 .client
                 .upsert(m.collection.clone(), vec![point()], ctx.options())
@@ -209,55 +133,32 @@ impl Tool for Remember {
                 written?;
             }
             Ok(json!({ "remembered": id.to_string() }))
-        })
-    }
-}
-
-/// `search_memory`: the notes nearest in meaning to a query.
-pub struct SearchMemory {
-    memory: Memory,
-    limit: usize,
-    spec: ToolSpec,
-}
-
-impl SearchMemory {
-    /// The tool over `memory`, answering at most `limit` notes.
-    pub fn new(memory: Memory, limit: usize) -> Self {
-        Self {
-            memory,
-            limit: limit.max(1),
-            spec: search_memory_spec(),
         }
-    }
+    })
 }
 
-fn search_memory_spec() -> ToolSpec {
+fn remember_spec() -> ToolSpec {
     spec(
-        "search_memory",
-        "Finds the stored notes closest in meaning to a query.",
-        json!({ "type": "object", "properties": { "query": { "type": "string", "minLength": 1 } },
-                "required": ["query"], "additionalProperties": false }),
+        "remember",
+        "Stores a note in long-term memory, to be found later by meaning.",
+        json!({ "type": "object", "properties": { "text": { "type": "string", "minLength": 1 } },
+                "required": ["text"], "additionalProperties": false }),
     )
 }
 
-impl Tool for SearchMemory {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    fn call<'a>(
-        &'a self,
-        arguments: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<Value, ToolError>> {
-        Box::pin(async move {
+/// `search_memory`: the notes in `memory` nearest in meaning to a query, at most `limit`.
+pub fn search_memory(memory: Memory, limit: usize) -> FnTool {
+    let memory = Arc::new(memory);
+    let limit = limit.max(1);
+    FnTool::new(search_memory_spec(), move |arguments, ctx: ToolContext| {
+        let m = memory.clone();
+        async move {
             let query = arguments["query"].as_str().unwrap_or_default().to_string();
             let search = SearchQuery {
-                limit: self.limit,
+                limit,
                 with_payload: true,
                 ..SearchQuery::default()
             };
-            let m = &self.memory;
             let hits = match m
                 .client
                 .search(m.collection.clone(), search, Some(query), ctx.options())
@@ -273,8 +174,17 @@ impl Tool for SearchMemory {
                 .map(|h| json!({ "text": h.payload.as_ref().and_then(|p| p.get("text")).cloned().unwrap_or(Value::Null), "score": h.score }))
                 .collect();
             Ok(json!({ "notes": notes }))
-        })
-    }
+        }
+    })
+}
+
+fn search_memory_spec() -> ToolSpec {
+    spec(
+        "search_memory",
+        "Finds the stored notes closest in meaning to a query.",
+        json!({ "type": "object", "properties": { "query": { "type": "string", "minLength": 1 } },
+                "required": ["query"], "additionalProperties": false }),
+    )
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use swarm_runtime::config::Section;
 use swarm_runtime::topology::Dependency;
 use swarm_runtime::{Registry, RequestContext, Service, ServiceError};
 
-use super::builtin::{Memory, Propose, Remember, SearchMemory, SolveGame};
+use super::builtin::{self, Memory};
 use super::react::{self, AgentSpec, Events, RunContext, RunReport};
 use super::tool::{Tool, ToolBox};
 use crate::consensus::{ConsensusClient, ConsensusService};
@@ -102,22 +102,22 @@ impl ToolPlan {
             let tool: Arc<dyn Tool> = match name.as_str() {
                 "solve_game" => {
                     let nash = self.nash.as_ref().ok_or_else(|| missing("nash"))?;
-                    Arc::new(SolveGame::new(NashClient::from_client(nash.client()?)))
+                    Arc::new(builtin::solve_game(NashClient::from_client(nash.client()?)))
                 }
                 "propose" => {
                     let c = self
                         .consensus
                         .as_ref()
                         .ok_or_else(|| missing("consensus"))?;
-                    Arc::new(Propose::new(ConsensusClient::from_client(c.client()?)))
+                    Arc::new(builtin::propose(ConsensusClient::from_client(c.client()?)))
                 }
                 "remember" => {
                     let m = self.memory.as_ref().ok_or_else(|| missing("memory"))?;
-                    Arc::new(Remember::new(memory(m)?))
+                    Arc::new(builtin::remember(memory(m)?))
                 }
                 "search_memory" => {
                     let m = self.memory.as_ref().ok_or_else(|| missing("memory"))?;
-                    Arc::new(SearchMemory::new(memory(m)?, m.recall))
+                    Arc::new(builtin::search_memory(memory(m)?, m.recall))
                 }
                 "tally" | "auction" => {
                     let fhe = self.fhe.as_ref().ok_or_else(|| missing("fhe"))?;

@@ -10,7 +10,7 @@ use crate::common;
 use common::post;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use swarm_actors::agent::builtin::{Memory, Remember, SearchMemory};
+use swarm_actors::agent::builtin::{Memory, remember, search_memory};
 use swarm_actors::agent::{Event, Tool, ToolContext};
 use swarm_actors::http::ServiceClient;
 use swarm_actors::vector::VectorClient;
@@ -113,7 +113,7 @@ async fn memory_tools_remember_and_recall_by_meaning() {
         deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
         traceparent: None,
     };
-    let remember = Remember::new(memory.clone());
+    let remember = remember(memory.clone());
     for text in [
         "The central bank raised interest rates again.",
         "A kitten napped in the sun by the window.",
@@ -122,7 +122,7 @@ async fn memory_tools_remember_and_recall_by_meaning() {
         let out = remember.call(json!({ "text": text }), &ctx).await.unwrap();
         assert!(out["remembered"].is_string());
     }
-    let search = SearchMemory::new(memory, 2);
+    let search = search_memory(memory, 2);
     let found = search
         .call(json!({ "query": "a sleepy cat" }), &ctx)
         .await
@@ -133,7 +133,7 @@ async fn memory_tools_remember_and_recall_by_meaning() {
         notes[0]["text"], "A kitten napped in the sun by the window.",
         "{found}"
     );
-    let empty = SearchMemory::new(
+    let empty = search_memory(
         Memory {
             client: VectorClient::of(&swarm, "vector").unwrap(),
             collection: "never-written".into(),

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use futures_util::future::BoxFuture;
-use swarm_actors::agent::builtin::SolveGame;
+use swarm_actors::agent::builtin::solve_game;
 use swarm_actors::agent::{AgentClient, AgentSpec, ChatModel, RunContext, RunReport, ToolBox};
 use swarm_actors::http::ServiceClient as _;
 use swarm_actors::llm::engine::{Engine, EngineConfig};
@@ -259,7 +259,7 @@ pub(crate) async fn run(models: &str, rounds: usize) -> anyhow::Result<()> {
     let llm = LlmClient::of(&swarm, "llm")?;
     let agent = AgentClient::of(&swarm, "solver")?;
     let nash = NashClient::of(&swarm, "nash")?;
-    let tools = ToolBox::new(vec![Arc::new(SolveGame::new(nash))]).map_err(anyhow::Error::msg)?;
+    let tools = ToolBox::new(vec![Arc::new(solve_game(nash))]).map_err(anyhow::Error::msg)?;
     let engine = Engine::start(
         Model::load(std::path::Path::new(&path))?,
         EngineConfig {
