@@ -46,24 +46,13 @@ async fn one(http: &reqwest::Client, url: &str, i: u64) -> anyhow::Result<Outcom
 /// The model swarm's engine figures from its `/metrics`: busy seconds, tokens decoded
 /// (prompt and generated), tokens generated.
 async fn engine(http: &reqwest::Client, url: &str) -> anyhow::Result<[f64; 3]> {
-    let text = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let read = |name: &str| -> anyhow::Result<f64> {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(name))
-            .with_context(|| format!("no {name} in /metrics"))?;
-        Ok(line.rsplit(' ').next().unwrap_or_default().parse()?)
-    };
-    Ok([
-        read("swarm_llm_busy_seconds_total{")?,
-        read("swarm_llm_batch_tokens_total{")?,
-        read("swarm_llm_tokens_generated_total{")?,
-    ])
+    let names = [
+        "swarm_llm_busy_seconds_total{",
+        "swarm_llm_batch_tokens_total{",
+        "swarm_llm_tokens_generated_total{",
+    ];
+    let v = crate::metrics(http, url, &names).await?;
+    Ok([v[0], v[1], v[2]])
 }
 
 /// Prints the results (Markdown).

@@ -46,6 +46,31 @@ pub(crate) fn task(i: u64) -> String {
     )
 }
 
+/// The values of the samples in the `/metrics` of the swarm at `url` whose lines start
+/// with each of `prefixes`, in order (one scrape).
+pub(crate) async fn metrics(
+    http: &reqwest::Client,
+    url: &str,
+    prefixes: &[&str],
+) -> anyhow::Result<Vec<f64>> {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    prefixes
+        .iter()
+        .map(|prefix| {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .with_context(|| format!("no {prefix} in /metrics"))?;
+            Ok(line.rsplit(' ').next().unwrap_or_default().parse()?)
+        })
+        .collect()
+}
+
 /// The median of `v` (0 when empty).
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

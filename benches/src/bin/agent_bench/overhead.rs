@@ -131,21 +131,6 @@ fn options() -> CallOptions {
     }
 }
 
-/// Seconds the swarm's `llm` engine has been busy, from its `/metrics`.
-async fn swarm_busy(http: &reqwest::Client, url: &str) -> anyhow::Result<f64> {
-    let text = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("swarm_llm_busy_seconds_total{service=\"llm\""))
-        .context("no swarm_llm_busy_seconds_total in /metrics")?;
-    Ok(line.rsplit(' ').next().unwrap_or_default().parse()?)
-}
-
 /// Seconds the bench's own engine has been busy.
 fn engine_busy(engine: &Engine) -> f64 {
     engine
@@ -177,18 +162,18 @@ async fn measured(
     url: &str,
     http: &reqwest::Client,
 ) -> anyhow::Result<Measured> {
-    let busy_before = if way == 0 {
-        engine_busy(engine)
-    } else {
-        swarm_busy(http, url).await?
+    // The baseline runs on this process's engine; the other ways on the swarm's.
+    let busy = async || -> anyhow::Result<f64> {
+        if way == 0 {
+            return Ok(engine_busy(engine));
+        }
+        let prefix = "swarm_llm_busy_seconds_total{service=\"llm\"";
+        Ok(crate::metrics(http, url, &[prefix]).await?[0])
     };
+    let busy_before = busy().await?;
     let (seconds, steps, tokens) =
         once(way, engine, recorded, loop_parts, agent, url, http).await?;
-    let busy_after = if way == 0 {
-        engine_busy(engine)
-    } else {
-        swarm_busy(http, url).await?
-    };
+    let busy_after = busy().await?;
     Ok(Measured {
         seconds,
         model: busy_after - busy_before,
